@@ -1,0 +1,43 @@
+# sztp-client: the two commands a new machine needs are `make demo` and `make test` (as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Debian packages the test suite and the demo use (installed when missing, as root).
+SYSTEM_PACKAGES := openssl ca-certificates
+PYTEST_WORKERS ?= 2
+
+.PHONY: all test lint bench demo system-deps venv clean
+
+all: test
+
+system-deps:
+	@scripts/install-system-deps $(SYSTEM_PACKAGES)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: system-deps $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check sztp_client sztp_lab tests bench
+	$(VENV)/bin/ruff format --check sztp_client sztp_lab tests bench
+	$(VENV)/bin/mypy --strict sztp_client
+
+bench: system-deps $(STAMP)
+	$(PY) bench/verify_bench.py
+
+demo: system-deps $(STAMP)
+	@echo "make demo arrives with the bootstrap session (RESTCONF client, lab server)."
+	@echo "Until then: make test, and sztp-client verify (see docs/verify.md)."
+	@exit 1
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

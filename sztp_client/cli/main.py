@@ -1,0 +1,65 @@
+"""The ``sztp-client`` command: argument parsing and exit codes (D20).
+
+Each sub-command lives in its own module and registers itself here.  Every error that reaches
+this level is turned into its exit code and one line on stderr; a traceback is printed only for
+a bug (exit 70).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+from sztp_client import __version__
+from sztp_client.cli import verify
+from sztp_client.errors import EXIT_SOFTWARE, UsageError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but usage errors raise UsageError (exit 64, D20) instead of exiting 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="sztp-client",
+        description="Secure Zero Touch Provisioning (RFC 8572) client.",
+    )
+    parser.add_argument("--version", action="version", version=f"sztp-client {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    verify.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    command = args_list[0] if args_list else None
+    try:
+        args = parser.parse_args(args_list)
+    except UsageError as exc:
+        if command == "verify":
+            return verify.report_usage_error(exc, json_output="--json" in args_list)
+        parser.print_usage(sys.stderr)
+        print(f"sztp-client: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return UsageError.exit_code
+    try:
+        result: int = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # a bug: show it, with its traceback, and exit 70
+        traceback.print_exc()
+        return EXIT_SOFTWARE
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""``sztp-client verify``: judge bootstrapping artifacts as a device would.
+
+The artifacts are judged as data from an untrusted source (removable storage, DNS, a bootstrap
+server reached provisionally): signed data must pass every step of
+:mod:`sztp_client.trust.verifier`; unsigned redirect information is accepted; unsigned
+onboarding information is refused.  No configuration file is read.  Output and exit codes are
+described in docs/verify.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from sztp_client.encoding import format_datetime, parse_datetime
+from sztp_client.errors import (
+    EXIT_OK,
+    DataError,
+    InputFileError,
+    SizeLimitError,
+    SZTPError,
+    UsageError,
+)
+from sztp_client.model.conveyed import conveyed_information_to_json
+from sztp_client.model.voucher import Assertion, voucher_to_json
+from sztp_client.trust import armor, cms
+from sztp_client.trust.clock import Clock
+from sztp_client.trust.sources import SourceKind
+from sztp_client.trust.verifier import (
+    DEFAULT_ASSERTIONS,
+    Artifacts,
+    DeviceIdentity,
+    Limits,
+    TrustPolicy,
+    VerifiedData,
+    verify_bootstrapping_data,
+)
+
+JSON_VERSION = 1
+#: largest certificate file read (D19: trust-anchor artifacts 1 MiB)
+MAX_CERTIFICATE_FILE = 1024 * 1024
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "verify",
+        help="verify conveyed information, owner certificate and ownership voucher",
+        description="Judge SZTP artifacts as a device judges data from an untrusted source.",
+    )
+    parser.add_argument("conveyed_information", metavar="CONVEYED-INFORMATION")
+    parser.add_argument("--owner-certificate", metavar="FILE")
+    parser.add_argument("--ownership-voucher", metavar="FILE")
+    parser.add_argument("--serial-number", metavar="SN")
+    parser.add_argument("--idevid-certificate", metavar="CERT")
+    parser.add_argument(
+        "--manufacturer-trust-anchors", metavar="CERTS", action="append", required=True
+    )
+    parser.add_argument("--accept-assertion", metavar="NAME", action="append")
+    parser.add_argument("--clock", choices=("trusted", "untrusted"), default="untrusted")
+    parser.add_argument("--now", metavar="RFC3339-TIME")
+    parser.add_argument("--nonce", metavar="BASE64")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+class _Report:
+    """What is printed: one JSON document (--json) or text, and one stderr line on failure."""
+
+    def __init__(self, json_output: bool) -> None:
+        self.json_output = json_output
+        self.document: dict[str, Any] = {"version": JSON_VERSION, "acceptable": False}
+
+    def fail(self, step: str, message: str, exit_code: int) -> int:
+        line = " ".join(message.split())
+        print(f"verify: {step}: {line}", file=sys.stderr)
+        if self.json_output:
+            self.document["acceptable"] = False
+            self.document["error"] = {"step": step, "message": line}
+            _dump(self.document)
+        return exit_code
+
+
+def report_usage_error(exc: UsageError, json_output: bool) -> int:
+    return _Report(json_output).fail("usage", exc.message, exc.exit_code)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = _Report(args.json)
+    try:
+        policy, device, nonce = _policy_from_args(args)
+        limits = policy.limits
+        artifacts = Artifacts(
+            conveyed_information=_read_cms(
+                args.conveyed_information, "conveyed information", limits.conveyed_information
+            ),
+            owner_certificate=_read_optional_cms(
+                args.owner_certificate, "owner certificate", limits.owner_certificate
+            ),
+            ownership_voucher=_read_optional_cms(
+                args.ownership_voucher, "ownership voucher", limits.ownership_voucher
+            ),
+        )
+    except (UsageError, InputFileError) as exc:
+        step = "usage" if isinstance(exc, UsageError) else "input"
+        return report.fail(step, exc.message, exc.exit_code)
+    except DataError as exc:
+        return report.fail(exc.step or "input", exc.message, exc.exit_code)
+    report.document["signed"] = _peek_signed(artifacts.conveyed_information)
+    try:
+        verified = verify_bootstrapping_data(
+            artifacts, device, policy, source=SourceKind.UNTRUSTED_SERVER, nonce=nonce
+        )
+    except SZTPError as exc:
+        step = exc.step if isinstance(exc, DataError) and exc.step else "verify"
+        return report.fail(step, exc.message, exc.exit_code)
+    _describe(report.document, verified)
+    report.document["acceptable"] = True
+    if args.json:
+        _dump(report.document)
+    else:
+        _print_text(report.document)
+    return EXIT_OK
+
+
+def _policy_from_args(
+    args: argparse.Namespace,
+) -> tuple[TrustPolicy, DeviceIdentity, bytes | None]:
+    anchors: list[x509.Certificate] = []
+    for name in args.manufacturer_trust_anchors:
+        found = armor.load_certificates(
+            _read_file(name, "manufacturer trust anchors", MAX_CERTIFICATE_FILE), name
+        )
+        if not found:
+            raise UsageError(f"--manufacturer-trust-anchors {name}: holds no certificate")
+        anchors.extend(found)
+
+    serial = args.serial_number
+    idevid_issuer: bytes | None = None
+    if args.idevid_certificate is not None:
+        certs = armor.load_certificates(
+            _read_file(args.idevid_certificate, "IDevID certificate", MAX_CERTIFICATE_FILE),
+            args.idevid_certificate,
+        )
+        if not certs:
+            raise UsageError(
+                f"--idevid-certificate {args.idevid_certificate}: holds no certificate"
+            )
+        idevid = certs[0]
+        idevid_serial = _subject_serial_number(idevid)
+        if idevid_serial is None and serial is None:
+            raise UsageError(
+                "the IDevID certificate has no serialNumber in its subject; give --serial-number"
+            )
+        if idevid_serial is not None and serial is not None and idevid_serial != serial:
+            raise UsageError(
+                f"--serial-number '{serial}' disagrees with the IDevID's serialNumber "
+                f"'{idevid_serial}'"
+            )
+        serial = serial if serial is not None else idevid_serial
+        idevid_issuer = _authority_key_identifier(idevid)
+    if serial is None:
+        raise UsageError("give --serial-number or --idevid-certificate (or both)")
+
+    assertions = DEFAULT_ASSERTIONS
+    if args.accept_assertion:
+        try:
+            assertions = frozenset(Assertion(name) for name in args.accept_assertion)
+        except ValueError as exc:
+            known = ", ".join(a.value for a in Assertion)
+            raise UsageError(f"--accept-assertion: unknown assertion ({known} are known)") from exc
+
+    if args.clock == "trusted":
+        if args.now is not None:
+            try:
+                now = parse_datetime(args.now, "--now")
+            except DataError as exc:
+                raise UsageError(f"--now: not an RFC 3339 time: {exc.message}") from exc
+        else:
+            now = dt.datetime.now(dt.UTC)
+        clock = Clock.trusted_at(now)
+    else:
+        if args.now is not None:
+            raise UsageError("--now needs --clock trusted: an untrusted clock checks no time")
+        clock = Clock.untrusted()
+
+    nonce: bytes | None = None
+    if args.nonce is not None:
+        try:
+            nonce = base64.b64decode(args.nonce, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise UsageError("--nonce: not base64") from exc
+        if not 16 <= len(nonce) <= 32:
+            raise UsageError(f"--nonce: {len(nonce)} bytes; a nonce has 16 to 32 bytes")
+
+    policy = TrustPolicy(
+        manufacturer_trust_anchors=tuple(anchors),
+        clock=clock,
+        accepted_assertions=assertions,
+        limits=Limits(),
+    )
+    return policy, DeviceIdentity(serial, idevid_issuer), nonce
+
+
+def _subject_serial_number(cert: x509.Certificate) -> str | None:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    if not attrs:
+        return None
+    value = attrs[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _authority_key_identifier(cert: x509.Certificate) -> bytes | None:
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return None
+    return aki.key_identifier
+
+
+def _read_file(name: str, what: str, limit: int) -> bytes:
+    try:
+        with Path(name).open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputFileError(f"{what} {name}: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise SizeLimitError(f"{what} {name}", len(data), limit)
+    return data
+
+
+def _read_cms(name: str, what: str, limit: int) -> bytes:
+    # base64 and PEM are about 4/3 larger than the DER they carry
+    raw = _read_file(name, what, limit * 4 // 3 + 4096)
+    try:
+        der = armor.decode_cms_input(raw, f"{what} {name}")
+    except DataError as exc:
+        exc.step = exc.step or "decode"
+        raise
+    if len(der) > limit:
+        raise SizeLimitError(f"{what} {name}", len(der), limit)
+    return der
+
+
+def _read_optional_cms(name: str | None, what: str, limit: int) -> bytes | None:
+    return None if name is None else _read_cms(name, what, limit)
+
+
+def _peek_signed(data: bytes) -> bool | None:
+    try:
+        return isinstance(cms.unwrap(data, "conveyed-information"), cms.Signed)
+    except SZTPError:
+        return None
+
+
+def _describe(document: dict[str, Any], verified: VerifiedData) -> None:
+    document["signed"] = verified.signed
+    document["encrypted"] = verified.encrypted
+    document["kind"] = verified.kind.value
+    ci = conveyed_information_to_json(verified.conveyed_information)
+    document["conveyed-information"] = ci
+    if verified.owner_certificate is not None:
+        document["owner-certificate"] = _certificate_summary(verified.owner_certificate)
+    if verified.voucher is not None:
+        document["voucher"] = voucher_to_json(verified.voucher)
+
+
+def _certificate_summary(cert: x509.Certificate) -> dict[str, str]:
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": format(cert.serial_number, "x"),
+        "not-before": format_datetime(cert.not_valid_before_utc),
+        "not-after": format_datetime(cert.not_valid_after_utc),
+    }
+
+
+def _print_text(document: dict[str, Any]) -> None:
+    signed = "yes" if document["signed"] else "no (unsigned redirect information)"
+    print(f"acceptable: yes\nsigned: {signed}\nkind: {document['kind']}")
+    if "owner-certificate" in document:
+        print(f"owner certificate: {document['owner-certificate']['subject']}")
+    if "voucher" in document:
+        voucher = document["voucher"].get("ietf-voucher:voucher", document["voucher"])
+        print(
+            f"voucher: serial-number {voucher.get('serial-number')}, "
+            f"assertion {voucher.get('assertion')}"
+        )
+    print(json.dumps(document["conveyed-information"], indent=2))
+
+
+def _dump(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2, sort_keys=False))
+
+
+__all__ = ["register", "report_usage_error", "run"]

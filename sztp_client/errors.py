@@ -1,0 +1,135 @@
+"""One hierarchy for every error the client raises on purpose.
+
+Each class knows three things an operator or the runner needs (D20):
+
+* ``progress_type``: the RFC 8572 progress report this failure is reported as to a trusted
+  bootstrap server (``None`` when it is not reported at all);
+* ``retryable``: whether trying the same thing again later may succeed;
+* ``exit_code``: the command-line exit status (64 usage, 65 data, 66 input file, 69 nothing
+  found, 70 internal, 75 temporary, 78 configuration).
+
+Messages say what failed and what to check.  They never contain secrets.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sztp_client.model.progress import ProgressType
+
+EXIT_OK = 0
+EXIT_USAGE = 64
+EXIT_DATAERR = 65
+EXIT_NOINPUT = 66
+EXIT_UNAVAILABLE = 69
+EXIT_SOFTWARE = 70
+EXIT_TEMPFAIL = 75
+EXIT_CONFIG = 78
+
+
+class SZTPError(Exception):
+    """Base of every error raised on purpose by sztp_client."""
+
+    progress_type: ClassVar[ProgressType | None] = ProgressType.BOOTSTRAP_ERROR
+    retryable: ClassVar[bool] = False
+    exit_code: ClassVar[int] = EXIT_SOFTWARE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SZTPError):
+    """The command line or an argument value is wrong."""
+
+    progress_type = None
+    exit_code = EXIT_USAGE
+
+
+class InputFileError(SZTPError):
+    """An input file named on the command line is missing or unreadable."""
+
+    progress_type = None
+    exit_code = EXIT_NOINPUT
+
+
+class ConfigurationError(SZTPError):
+    """The client's configuration is invalid; the message names the key."""
+
+    progress_type = None
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+class InternalError(SZTPError):
+    """A bug: something that should not happen did."""
+
+    exit_code = EXIT_SOFTWARE
+
+
+class DataError(SZTPError):
+    """Data received from a source is malformed, too large or not trustworthy (parsing-error).
+
+    ``step`` names the verification step that refused the data, once known (see
+    ``sztp_client.trust.verifier.Step``); the verification pipeline fills it in.
+    """
+
+    progress_type = ProgressType.PARSING_ERROR
+    exit_code = EXIT_DATAERR
+    step: str | None = None
+
+
+class SizeLimitError(DataError):
+    """An input is larger than its configured bound (D19)."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{what} is {size} bytes, over the limit of {limit} bytes; "
+            "check the artifact or raise the size bound in the configuration"
+        )
+        self.what = what
+        self.size = size
+        self.limit = limit
+
+
+class ModelError(DataError):
+    """A document does not satisfy its YANG data model; ``field`` names the offending node."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class EncodingError(DataError):
+    """Bytes that should be JSON, XML, base64, hex or DER are not."""
+
+
+class CMSError(DataError):
+    """A CMS structure is malformed, of the wrong content type or layered wrongly."""
+
+
+class EncryptedContentError(CMSError):
+    """The artifact is encrypted (EnvelopedData) and no device identity can decrypt it."""
+
+
+class TrustError(DataError):
+    """Signed data failed a verification step.
+
+    ``step`` is a stable, machine-readable name of the step that failed (see
+    ``sztp_client.trust.verifier.Step``).
+    """
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class SourceTrustError(DataError):
+    """A source delivered a kind of data it is not allowed to deliver (RFC 8572 §5.3, R-025)."""

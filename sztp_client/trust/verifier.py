@@ -1,0 +1,465 @@
+"""The verification pipeline for bootstrapping data (RFC 8572 §5.4, R-027..R-039).
+
+:func:`verify_bootstrapping_data` takes the three artifacts as bytes, the device's identity,
+its trust policy (manufacturer trust anchors, accepted assertions, clock) and the nonce the
+device sent, and returns a frozen :class:`VerifiedData` or raises.  It does no I/O.
+
+Signed data passes these steps in this order; the first that fails stops the pipeline (R-039)
+with an error whose ``step`` is the stable name in brackets:
+
+0. [decode] the conveyed-information CMS is parsed and any encryption removed (D14);
+   [consistency] signed data comes with both an owner certificate and a voucher, unsigned data
+   with neither (R-028);
+1. [voucher-signature] the voucher's CMS signer validates to a manufacturer trust anchor, with
+   intermediates from the voucher CMS, and its signature verifies (R-029);
+   [voucher-content] the voucher JSON satisfies RFC 8366 (R-134..R-137);
+2. [voucher-validity] under a trusted clock, created-on is not in the future and expires-on, if
+   present, has not passed (R-030, D10);
+3. [voucher-assertion] the assertion is one the policy accepts (R-031, D11);
+4. [voucher-serial-number] the serial number is the device's (R-032);
+5. [voucher-idevid-issuer] idevid-issuer, if present, equals the authority key identifier of
+   the device's IDevID (R-033);
+6. [voucher-nonce] a voucher nonce, if present, equals the nonce the device sent (R-034, D10);
+7. [owner-certificate] the owner certificate validates to the voucher's pinned-domain-cert, with
+   intermediates from the owner-certificate CMS; it may itself be the pinned certificate (R-035);
+8. [revocation] when the voucher asks for it, no certificate of that path below the pinned
+   certificate is revoked, by CRLs carried in the owner-certificate CMS (R-036, D22);
+9. [owner-key-usage] the owner certificate has no KeyUsage or one with digitalSignature (R-037);
+10. [conveyed-information-signature] the conveyed information's only signer is the owner
+    certificate and its signature verifies with that key; no other certificate in the CMS
+    counts (R-038);
+11. [conveyed-information] the content satisfies the conveyed-information data model;
+12. [source] the source may deliver this kind of data (R-025); unsigned onboarding information
+    is accepted only from a trusted bootstrap server (R-023).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from sztp_client.errors import CMSError, DataError, TrustError
+from sztp_client.model.conveyed import (
+    ConveyedInformation,
+    OnboardingInformation,
+    parse_conveyed_information,
+)
+from sztp_client.model.voucher import Assertion, Voucher, parse_voucher
+from sztp_client.trust import cms, oids
+from sztp_client.trust.chain import PathError, RevocationError, check_revocation, validate_path
+from sztp_client.trust.clock import Clock
+from sztp_client.trust.sources import InformationKind, SourceKind, check_delivery
+
+MIB = 1024 * 1024
+
+
+class Step(enum.StrEnum):
+    """Stable names of the verification steps, in the order they run."""
+
+    DECODE = "decode"
+    CONSISTENCY = "consistency"
+    VOUCHER_SIGNATURE = "voucher-signature"
+    VOUCHER_CONTENT = "voucher-content"
+    VOUCHER_VALIDITY = "voucher-validity"
+    VOUCHER_ASSERTION = "voucher-assertion"
+    VOUCHER_SERIAL_NUMBER = "voucher-serial-number"
+    VOUCHER_IDEVID_ISSUER = "voucher-idevid-issuer"
+    VOUCHER_NONCE = "voucher-nonce"
+    OWNER_CERTIFICATE = "owner-certificate"
+    REVOCATION = "revocation"
+    OWNER_KEY_USAGE = "owner-key-usage"
+    CONVEYED_INFORMATION_SIGNATURE = "conveyed-information-signature"
+    CONVEYED_INFORMATION = "conveyed-information"
+    SOURCE = "source"
+
+
+DEFAULT_ASSERTIONS = frozenset({Assertion.VERIFIED, Assertion.LOGGED})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size bounds of the artifacts (D19)."""
+
+    conveyed_information: int = 16 * MIB
+    owner_certificate: int = MIB
+    ownership_voucher: int = MIB
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """What the voucher checks compare against.
+
+    ``idevid_issuer`` is the keyIdentifier of the IDevID's authority key identifier, or
+    ``None`` when the device cannot tell it (then a voucher naming one is refused).
+    """
+
+    serial_number: str
+    idevid_issuer: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustPolicy:
+    manufacturer_trust_anchors: tuple[x509.Certificate, ...]
+    clock: Clock
+    accepted_assertions: frozenset[Assertion] = DEFAULT_ASSERTIONS
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True, slots=True)
+class Artifacts:
+    """The bootstrapping data as received: DER (or BER) CMS bytes."""
+
+    conveyed_information: bytes
+    owner_certificate: bytes | None = None
+    ownership_voucher: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedData:
+    """Conveyed information that passed every step."""
+
+    conveyed_information: ConveyedInformation
+    signed: bool
+    encrypted: bool
+    content_type: str
+    owner_certificate: x509.Certificate | None = None
+    owner_path: tuple[x509.Certificate, ...] = ()
+    voucher: Voucher | None = None
+    voucher_signer: x509.Certificate | None = None
+
+    @property
+    def kind(self) -> InformationKind:
+        if isinstance(self.conveyed_information, OnboardingInformation):
+            return InformationKind.ONBOARDING
+        return InformationKind.REDIRECT
+
+
+@contextmanager
+def _step(step: Step) -> Iterator[None]:
+    """Label any DataError raised inside with ``step`` (unless a deeper step already did)."""
+    try:
+        yield
+    except DataError as exc:
+        if exc.step is None:
+            exc.step = step.value
+        raise
+
+
+def _fail(step: Step, message: str) -> TrustError:
+    return TrustError(step.value, message)
+
+
+def verify_bootstrapping_data(
+    artifacts: Artifacts,
+    device: DeviceIdentity,
+    policy: TrustPolicy,
+    *,
+    source: SourceKind,
+    nonce: bytes | None = None,
+    decryptor: cms.Decryptor | None = None,
+) -> VerifiedData:
+    """Run the pipeline described in the module docstring."""
+    limits = policy.limits
+    with _step(Step.DECODE):
+        conveyed = cms.unwrap(
+            artifacts.conveyed_information,
+            "conveyed-information",
+            max_size=limits.conveyed_information,
+            decryptor=decryptor,
+        )
+    has_oc = artifacts.owner_certificate is not None
+    has_ov = artifacts.ownership_voucher is not None
+    if isinstance(conveyed, cms.Plain):
+        if has_oc or has_ov:
+            raise _fail(
+                Step.CONSISTENCY,
+                "an owner certificate or voucher came with unsigned conveyed information; "
+                "the set is inconsistent (sign the conveyed information, or ship it alone)",
+            )
+        content_type = conveyed.content_type
+        if content_type not in oids.CONVEYED_INFORMATION_TYPES:
+            raise _fail(
+                Step.DECODE,
+                f"conveyed information has content type {oids.name_of(content_type)}; "
+                "expected id-data, id-ct-sztpConveyedInfoJSON or id-ct-sztpConveyedInfoXML",
+            )
+        info = _parse_conveyed(conveyed.content, content_type)
+        with _step(Step.SOURCE):
+            check_delivery(source, _kind_of(info), signed=False)
+        return VerifiedData(info, False, conveyed.encrypted, content_type)
+
+    if artifacts.owner_certificate is None or artifacts.ownership_voucher is None:
+        missing = "ownership voucher" if has_oc else "owner certificate"
+        if not has_oc and not has_ov:
+            missing = "owner certificate and ownership voucher"
+        raise _fail(
+            Step.CONSISTENCY,
+            f"signed conveyed information came without its {missing} (RFC 8572 §5.4): "
+            "signed data is verified through the voucher and the owner certificate",
+        )
+    signed_ci = conveyed.signed
+    if signed_ci.econtent_type not in oids.CONVEYED_INFORMATION_TYPES:
+        raise _fail(
+            Step.DECODE,
+            f"signed conveyed information has eContentType {oids.name_of(signed_ci.econtent_type)};"
+            " expected id-data, id-ct-sztpConveyedInfoJSON or id-ct-sztpConveyedInfoXML",
+        )
+
+    # 1. voucher signature
+    voucher_content, voucher_signer = _verify_voucher_signature(
+        artifacts.ownership_voucher, policy, decryptor
+    )
+    with _step(Step.VOUCHER_CONTENT):
+        voucher = parse_voucher(voucher_content)
+    # 2..6 voucher checks
+    _check_voucher(voucher, device, policy, nonce)
+    # 7. owner certificate to the pinned-domain-cert
+    owner_sd = _decode_owner_certificate(artifacts.owner_certificate, limits, decryptor)
+    owner_cert = _owner_leaf(owner_sd)
+    pinned = x509.load_der_x509_certificate(voucher.pinned_domain_cert)
+    try:
+        path = validate_path(owner_cert, owner_sd.certificates, [pinned], policy.clock)
+    except PathError as exc:
+        raise _fail(
+            Step.OWNER_CERTIFICATE,
+            f"the owner certificate {_name(owner_cert)} does not validate to the voucher's "
+            f"pinned-domain-cert {_name(pinned)}: {exc.reason}",
+        ) from exc
+    # 8. revocation, only when the voucher asks for it
+    if voucher.domain_cert_revocation_checks:
+        try:
+            check_revocation(path.certificates, owner_sd.crls, policy.clock)
+        except RevocationError as exc:
+            raise _fail(Step.REVOCATION, str(exc)) from exc
+    # 9. owner certificate key usage
+    _check_owner_key_usage(owner_cert)
+    # 10. conveyed information signed by that owner certificate
+    content = _verify_conveyed_signature(signed_ci, owner_cert)
+    info = _parse_conveyed(content, signed_ci.econtent_type)
+    with _step(Step.SOURCE):
+        check_delivery(source, _kind_of(info), signed=True)
+    return VerifiedData(
+        conveyed_information=info,
+        signed=True,
+        encrypted=conveyed.encrypted,
+        content_type=signed_ci.econtent_type,
+        owner_certificate=owner_cert,
+        owner_path=path.certificates,
+        voucher=voucher,
+        voucher_signer=voucher_signer,
+    )
+
+
+def _kind_of(info: ConveyedInformation) -> InformationKind:
+    if isinstance(info, OnboardingInformation):
+        return InformationKind.ONBOARDING
+    return InformationKind.REDIRECT
+
+
+def _parse_conveyed(content: bytes, content_type: str) -> ConveyedInformation:
+    encoding: dict[str, str] = {
+        oids.ID_CT_SZTP_CONVEYED_INFO_JSON: "json",
+        oids.ID_CT_SZTP_CONVEYED_INFO_XML: "xml",
+    }
+    with _step(Step.CONVEYED_INFORMATION):
+        chosen = encoding.get(content_type)
+        if chosen == "json":
+            return parse_conveyed_information(content, "json")
+        if chosen == "xml":
+            return parse_conveyed_information(content, "xml")
+        return parse_conveyed_information(content, None)
+
+
+def _verify_voucher_signature(
+    data: bytes, policy: TrustPolicy, decryptor: cms.Decryptor | None
+) -> tuple[bytes, x509.Certificate]:
+    step = Step.VOUCHER_SIGNATURE
+    with _step(step):
+        unwrapped = cms.unwrap(
+            data,
+            "ownership-voucher",
+            max_size=policy.limits.ownership_voucher,
+            decryptor=decryptor,
+        )
+    if not isinstance(unwrapped, cms.Signed):
+        raise _fail(step, "the ownership voucher is not a CMS SignedData")
+    sd = unwrapped.signed
+    if sd.econtent_type not in oids.VOUCHER_TYPES:
+        raise _fail(
+            step,
+            f"the voucher's eContentType is {oids.name_of(sd.econtent_type)}; expected "
+            "id-ct-animaJSONVoucher (1.2.840.113549.1.9.16.1.40) or id-data",
+        )
+    if sd.econtent is None:
+        raise _fail(step, "the voucher CMS carries no content")
+    if len(sd.signers) != 1:
+        raise _fail(step, f"the voucher has {len(sd.signers)} signers; exactly one is expected")
+    signer = sd.signers[0]
+    candidates = [
+        c for c in (*sd.certificates, *policy.manufacturer_trust_anchors) if signer.identifies(c)
+    ]
+    if not candidates:
+        raise _fail(
+            step,
+            f"the voucher signer ({signer.describe()}) is neither in the voucher CMS nor a "
+            "manufacturer trust anchor",
+        )
+    errors: list[str] = []
+    for cert in candidates:
+        try:
+            validate_path(cert, sd.certificates, policy.manufacturer_trust_anchors, policy.clock)
+        except PathError as exc:
+            errors.append(exc.reason)
+            continue
+        _require_digital_signature(cert, step, "voucher signer")
+        try:
+            content = cms.verify_signature(sd, signer, cert, "ownership voucher")
+        except CMSError as exc:
+            raise _fail(step, exc.message) from exc
+        return content, cert
+    raise _fail(
+        step,
+        f"the voucher signer {_name(candidates[0])} does not validate to a manufacturer trust "
+        f"anchor: {errors[0]}",
+    )
+
+
+def _check_voucher(
+    voucher: Voucher, device: DeviceIdentity, policy: TrustPolicy, nonce: bytes | None
+) -> None:
+    clock: Clock = policy.clock
+    if clock.trusted:
+        now = clock.trusted_now()
+        if voucher.created_on > now:
+            raise _fail(
+                Step.VOUCHER_VALIDITY,
+                f"the voucher was created on {voucher.created_on.isoformat()}, after the "
+                f"current time {now.isoformat()}; check the device clock or the voucher",
+            )
+        if voucher.expires_on is not None and voucher.expires_on <= now:
+            raise _fail(
+                Step.VOUCHER_VALIDITY,
+                f"the voucher expired on {voucher.expires_on.isoformat()} (now "
+                f"{now.isoformat()}); ask the manufacturer for a new voucher",
+            )
+    if voucher.assertion not in policy.accepted_assertions:
+        accepted = ", ".join(sorted(a.value for a in policy.accepted_assertions)) or "none"
+        raise _fail(
+            Step.VOUCHER_ASSERTION,
+            f"the voucher's assertion '{voucher.assertion.value}' is not accepted by this "
+            f"device's policy (accepted: {accepted})",
+        )
+    if voucher.serial_number != device.serial_number:
+        raise _fail(
+            Step.VOUCHER_SERIAL_NUMBER,
+            f"the voucher is for serial number '{voucher.serial_number}', not this device "
+            f"('{device.serial_number}')",
+        )
+    if voucher.idevid_issuer is not None:
+        if device.idevid_issuer is None:
+            raise _fail(
+                Step.VOUCHER_IDEVID_ISSUER,
+                "the voucher names an idevid-issuer, but the device's IDevID issuer is not "
+                "known here (give the IDevID certificate)",
+            )
+        if voucher.idevid_issuer != device.idevid_issuer:
+            raise _fail(
+                Step.VOUCHER_IDEVID_ISSUER,
+                "the voucher's idevid-issuer does not match the authority key identifier of "
+                "the device's IDevID: the voucher is for a device of another issuer",
+            )
+    if voucher.nonce is not None:
+        if nonce is None:
+            raise _fail(
+                Step.VOUCHER_NONCE,
+                "the voucher carries a nonce but the device sent none: a nonce voucher is "
+                "valid only for the request that asked for it",
+            )
+        if voucher.nonce != nonce:
+            raise _fail(
+                Step.VOUCHER_NONCE,
+                "the voucher's nonce differs from the nonce the device sent: a replayed or "
+                "foreign voucher",
+            )
+
+
+def _decode_owner_certificate(
+    data: bytes, limits: Limits, decryptor: cms.Decryptor | None
+) -> cms.SignedData:
+    step = Step.OWNER_CERTIFICATE
+    with _step(step):
+        unwrapped = cms.unwrap(
+            data, "owner-certificate", max_size=limits.owner_certificate, decryptor=decryptor
+        )
+    if not isinstance(unwrapped, cms.Signed):
+        raise _fail(step, "the owner-certificate artifact is not a CMS SignedData")
+    sd = unwrapped.signed
+    if not sd.degenerate:
+        raise _fail(
+            step, "the owner-certificate artifact must be a degenerate SignedData (no signers)"
+        )
+    if not sd.certificates:
+        raise _fail(step, "the owner-certificate artifact holds no certificate")
+    return sd
+
+
+def _owner_leaf(sd: cms.SignedData) -> x509.Certificate:
+    """The one certificate of the bag that issued none of the others."""
+    certs = list({c.public_bytes(serialization.Encoding.DER): c for c in sd.certificates}.values())
+    leaves = [
+        c
+        for c in certs
+        if not any(o is not c and o.issuer == c.subject and o.subject != c.subject for o in certs)
+    ]
+    if len(leaves) != 1:
+        raise _fail(
+            Step.OWNER_CERTIFICATE,
+            f"the owner-certificate CMS must hold one end-entity certificate and its "
+            f"intermediates; found {len(leaves)} candidate end entities",
+        )
+    return leaves[0]
+
+
+def _require_digital_signature(cert: x509.Certificate, step: Step, role: str) -> None:
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not usage.digital_signature:
+        raise _fail(
+            step,
+            f"the {role} certificate {_name(cert)} has a KeyUsage without digitalSignature, "
+            "so it may not sign",
+        )
+
+
+def _check_owner_key_usage(cert: x509.Certificate) -> None:
+    _require_digital_signature(cert, Step.OWNER_KEY_USAGE, "owner")
+
+
+def _verify_conveyed_signature(sd: cms.SignedData, owner: x509.Certificate) -> bytes:
+    step = Step.CONVEYED_INFORMATION_SIGNATURE
+    if len(sd.signers) != 1:
+        raise _fail(
+            step, f"the conveyed information has {len(sd.signers)} signers; exactly one expected"
+        )
+    signer = sd.signers[0]
+    if not signer.identifies(owner):
+        raise _fail(
+            step,
+            f"the conveyed information is signed by {signer.describe()}, not by the owner "
+            f"certificate {_name(owner)}",
+        )
+    try:
+        return cms.verify_signature(sd, signer, owner, "conveyed information")
+    except CMSError as exc:
+        raise _fail(step, exc.message) from exc
+
+
+def _name(cert: x509.Certificate) -> str:
+    return f"'{cert.subject.rfc4514_string()}'"
