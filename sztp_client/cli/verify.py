@@ -136,12 +136,7 @@ def _policy_from_args(
 ) -> tuple[TrustPolicy, DeviceIdentity, bytes | None]:
     anchors: list[x509.Certificate] = []
     for name in args.manufacturer_trust_anchors:
-        found = armor.load_certificates(
-            _read_file(name, "manufacturer trust anchors", MAX_CERTIFICATE_FILE), name
-        )
-        if not found:
-            raise UsageError(f"--manufacturer-trust-anchors {name}: holds no certificate")
-        anchors.extend(found)
+        anchors.extend(_certificates(name, "--manufacturer-trust-anchors"))
 
     serial = args.serial_number
     idevid_issuer: bytes | None = None
@@ -208,6 +203,18 @@ def _policy_from_args(
         limits=Limits(),
     )
     return policy, DeviceIdentity(serial, idevid_issuer), nonce
+
+
+def _certificates(name: str, option: str) -> list[x509.Certificate]:
+    """The certificates in file ``name``; a file holding none is a usage error."""
+    data = _read_file(name, option, MAX_CERTIFICATE_FILE)
+    try:
+        found = armor.load_certificates(data, name)
+    except DataError as exc:
+        raise UsageError(f"{option} {name}: holds no certificate ({exc.message})") from exc
+    if not found:
+        raise UsageError(f"{option} {name}: holds no certificate")
+    return found
 
 
 def _subject_serial_number(cert: x509.Certificate) -> str | None:

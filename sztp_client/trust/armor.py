@@ -12,6 +12,7 @@ import binascii
 import re
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from sztp_client.errors import EncodingError
 
@@ -19,20 +20,66 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1---
 _B64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 
 
+def checked_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
+    """``cert`` after decoding every part the client reads.
+
+    cryptography decodes certificate fields lazily, so a malformed name, extension or key
+    would otherwise surface as a ValueError deep inside path validation.
+    """
+    try:
+        _ = (cert.subject, cert.issuer, cert.serial_number, cert.extensions)
+        _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+        cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise EncodingError(f"{what}: malformed certificate ({_first_line(exc)})") from exc
+    return cert
+
+
+def checked_crl(crl: x509.CertificateRevocationList, what: str) -> x509.CertificateRevocationList:
+    """``crl`` after decoding every part the client reads (see :func:`checked_certificate`)."""
+    try:
+        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions)
+        for entry in crl:
+            _ = entry.serial_number
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise EncodingError(f"{what}: malformed CRL ({_first_line(exc)})") from exc
+    return crl
+
+
+def load_der_certificate(data: bytes, what: str) -> x509.Certificate:
+    """One DER certificate, fully decoded."""
+    try:
+        cert = x509.load_der_x509_certificate(data)
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise EncodingError(f"{what}: not a DER X.509 certificate") from exc
+    return checked_certificate(cert, what)
+
+
+def load_der_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
+    """One DER CRL, fully decoded."""
+    try:
+        crl = x509.load_der_x509_crl(data)
+    except ValueError as exc:
+        raise EncodingError(f"{what}: not a DER X.509 CRL") from exc
+    return checked_crl(crl, what)
+
+
 def load_certificates(data: bytes, what: str) -> list[x509.Certificate]:
     """All certificates in ``data`` (PEM, several allowed, or a single DER certificate)."""
     if b"-----BEGIN" in data:
         try:
             certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise EncodingError(f"{what}: malformed PEM certificate ({exc})") from exc
-        return list(certs)
+        return [checked_certificate(cert, what) for cert in certs]
     if not data.strip():
         return []
-    try:
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
-        raise EncodingError(f"{what}: neither PEM nor DER X.509 certificates") from exc
+    return [load_der_certificate(data, what)]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()
+    return text[0][:160] if text else type(exc).__name__
 
 
 def decode_cms_input(data: bytes, what: str) -> bytes:

@@ -35,8 +35,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from sztp_client.errors import CMSError, EncryptedContentError, SizeLimitError
-from sztp_client.trust import oids
+from sztp_client.errors import CMSError, DataError, EncryptedContentError, SizeLimitError
+from sztp_client.trust import armor, oids
 
 #: the largest CMS artifact accepted by default (D19); callers pass their configured bound
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
@@ -216,11 +216,11 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str) -> SignedData:
         for choice in certs_field:
             if choice.name != "certificate":
                 continue  # attribute certificates and others play no part here
-            der = choice.chosen.dump()
             try:
-                certificates.append(x509.load_der_x509_certificate(der))
-            except ValueError as exc:
-                raise CMSError(f"{what}: a certificate in the SignedData is malformed") from exc
+                cert = armor.load_der_certificate(choice.chosen.dump(), f"{what}: certificate")
+            except DataError as exc:
+                raise CMSError(exc.message) from exc
+            certificates.append(cert)
     crls: list[x509.CertificateRevocationList] = []
     crls_field = sd["crls"]
     if not isinstance(crls_field, asn1_core.Void):
@@ -228,9 +228,9 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str) -> SignedData:
             if choice.name != "crl":
                 continue  # other revocation formats (OCSP) are not used (D22)
             try:
-                crls.append(x509.load_der_x509_crl(choice.chosen.dump()))
-            except ValueError as exc:
-                raise CMSError(f"{what}: a CRL in the SignedData is malformed") from exc
+                crls.append(armor.load_der_crl(choice.chosen.dump(), f"{what}: CRL"))
+            except DataError as exc:
+                raise CMSError(exc.message) from exc
     signers = tuple(_signer_from_asn1(si, what) for si in sd["signer_infos"])
     return SignedData(
         version=version,

@@ -50,7 +50,7 @@ from sztp_client.model.conveyed import (
     parse_conveyed_information,
 )
 from sztp_client.model.voucher import Assertion, Voucher, parse_voucher
-from sztp_client.trust import cms, oids
+from sztp_client.trust import armor, cms, oids
 from sztp_client.trust.chain import PathError, RevocationError, check_revocation, validate_path
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.sources import InformationKind, SourceKind, check_delivery
@@ -221,7 +221,8 @@ def verify_bootstrapping_data(
     # 7. owner certificate to the pinned-domain-cert
     owner_sd = _decode_owner_certificate(artifacts.owner_certificate, limits, decryptor)
     owner_cert = _owner_leaf(owner_sd)
-    pinned = x509.load_der_x509_certificate(voucher.pinned_domain_cert)
+    with _step(Step.VOUCHER_CONTENT):
+        pinned = armor.load_der_certificate(voucher.pinned_domain_cert, "pinned-domain-cert")
     try:
         path = validate_path(owner_cert, owner_sd.certificates, [pinned], policy.clock)
     except PathError as exc:
