@@ -88,7 +88,7 @@ class Voucher:
             )
         try:
             x509.load_der_x509_certificate(self.pinned_domain_cert)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise ModelError(
                 "pinned-domain-cert", f"not a DER-encoded X.509 certificate: {exc}"
             ) from exc
