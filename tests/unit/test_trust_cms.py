@@ -191,3 +191,12 @@ def test_signature_algorithm_hash_must_match_digest() -> None:
     relabelled = info.dump(force=True)
     with pytest.raises(cms.SignatureFailure, match="digest"):
         check(relabelled, pki.owner_certificate)
+
+
+def test_decryptor_interface_unsigned_inside(pki: LabPKI) -> None:
+    """R-044: EnvelopedData around unsigned conveyed information yields the plain content."""
+    idevid = pki.idevid("SN-1", "rsa-2048")
+    plain = lab_cms.content_info(JSON_OID, CONTENT)
+    enveloped = lab_cms.envelop_content_info(plain, idevid.cert)
+    unwrapped = cms.unwrap(enveloped, "test", decryptor=_FakeDecryptor(JSON_OID, CONTENT))
+    assert unwrapped == cms.Plain(JSON_OID, CONTENT, encrypted=True)
