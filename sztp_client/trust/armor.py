@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import warnings
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 
 from sztp_client.errors import EncodingError
 
@@ -27,11 +29,17 @@ def checked_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
     would otherwise surface as a ValueError deep inside path validation.
     """
     try:
-        _ = (cert.subject, cert.issuer, cert.serial_number, cert.extensions)
+        with warnings.catch_warnings():
+            # cryptography warns (and will later fail) on a serial number that is not positive
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            serial = cert.serial_number
+        _ = (cert.subject, cert.issuer, cert.extensions)
         _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
         cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise EncodingError(f"{what}: malformed certificate ({_first_line(exc)})") from exc
+    if serial <= 0:
+        raise EncodingError(f"{what}: a certificate serial number must be positive (RFC 5280)")
     return cert
 
 
