@@ -41,6 +41,10 @@ class SZTPError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def reported_as(self) -> ProgressType | None:
+        """The progress type this error is reported as to a trusted bootstrap server."""
+        return self.progress_type
+
 
 class UsageError(SZTPError):
     """The command line or an argument value is wrong."""
@@ -133,3 +137,80 @@ class TrustError(DataError):
 
 class SourceTrustError(DataError):
     """A source delivered a kind of data it is not allowed to deliver (RFC 8572 §5.3, R-025)."""
+
+
+class TransportError(SZTPError):
+    """Talking to a bootstrap server or a file server failed; trying again later may help."""
+
+    progress_type = None
+    retryable = True
+    exit_code = EXIT_TEMPFAIL
+
+
+class ConnectError(TransportError):
+    """No TCP connection, or the connection broke or timed out."""
+
+
+class TLSError(TransportError):
+    """The TLS handshake failed: most often the server certificate does not validate to the
+    trust anchors in use (check the bootstrap-server trust anchors and the clock mode)."""
+
+
+class ServerError(TransportError):
+    """A server answered with an HTTP error; RESTCONF error documents are parsed (D8)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_tag: str | None = None,
+        error_message: str | None = None,
+        error_info: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_tag = error_tag
+        self.error_message = error_message
+        self.error_info = error_info
+
+
+class ReportRejectedError(TransportError):
+    """A progress report was answered with anything but 204 No Content (R-067, R-078)."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BootImageError(SZTPError):
+    """The boot image could not be downloaded, verified or installed (boot-image-error)."""
+
+    progress_type = ProgressType.BOOT_IMAGE_ERROR
+    exit_code = EXIT_TEMPFAIL
+    retryable = True
+
+
+class ScriptError(SZTPError):
+    """A pre- or post-configuration script failed: status, signal or timeout (D3)."""
+
+    exit_code = EXIT_DATAERR
+
+    def __init__(self, stage: str, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.output = output
+
+    def reported_as(self) -> ProgressType:
+        if self.stage == "pre":
+            return ProgressType.PRE_SCRIPT_ERROR
+        return ProgressType.POST_SCRIPT_ERROR
+
+
+class ConfigApplyError(SZTPError):
+    """The configuration could not be committed, or a rollback failed (config-error)."""
+
+    progress_type = ProgressType.CONFIG_ERROR
+    exit_code = EXIT_DATAERR
