@@ -35,9 +35,7 @@ bench: system-deps $(STAMP)
 	$(PY) bench/verify_bench.py
 
 demo: system-deps $(STAMP)
-	@echo "make demo arrives with the bootstrap session (RESTCONF client, lab server)."
-	@echo "Until then: make test, and sztp-client verify (see docs/verify.md)."
-	@exit 1
+	$(PY) -m sztp_lab.demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

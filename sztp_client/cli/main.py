@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from sztp_client import __version__
-from sztp_client.cli import verify
+from sztp_client.cli import run, status, verify
 from sztp_client.errors import EXIT_SOFTWARE, UsageError
 
 
@@ -32,6 +32,8 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sztp-client {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    run.register(commands)
+    status.register(commands)
     verify.register(commands)
     return parser
 

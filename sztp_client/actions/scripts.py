@@ -1,0 +1,433 @@
+"""Pre- and post-configuration scripts (R-074, R-076, D3, D4), and the bounded process runner
+the other actions share.
+
+How a script runs (D4):
+
+* in a fresh private working directory (``mkdtemp`` under ``work_parent``, mode 0700) that is
+  also its ``HOME`` and its current directory, removed afterwards whatever happened;
+* from a file in that directory with mode 0700, started by the interpreter its ``#!`` line
+  names (``[interpreter, *arguments, script]``; the interpreter must be an absolute path,
+  ``/usr/bin/env`` included) or by ``/bin/sh`` when there is no ``#!`` line;
+* with a clean environment: ``PATH=/usr/sbin:/usr/bin:/sbin:/bin``, ``HOME``, ``LANG=C.UTF-8``,
+  ``SZTP_STAGE`` (``pre-configuration`` or ``post-configuration``) and the ``SZTP_*`` entries
+  the caller passes (serial number, bootstrap server...); nothing is inherited from the client;
+* with stdin from /dev/null, stdout and stderr captured together, and only the tail kept (a
+  script writing gigabytes costs no memory);
+* in its own process group: on timeout the whole group is killed with SIGKILL.  Processes the
+  script leaves running after it exits normally are not touched.
+
+What the result means (D3): exit status 0 is success; a status in ``warning_codes`` (default
+10) is a warning (processing continues and the output is reported); any other status, a
+signal or a timeout is an error (:class:`ScriptError` carrying the output tail).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+from sztp_client.errors import ScriptError
+
+__all__ = [
+    "CLEAN_PATH",
+    "DEFAULT_OUTPUT_LIMIT",
+    "ProcessOutcome",
+    "ScriptPolicy",
+    "ScriptResult",
+    "ScriptStage",
+    "run_process",
+    "run_script",
+]
+
+_log = logging.getLogger("sztp_client.actions")
+
+CLEAN_PATH: Final = "/usr/sbin:/usr/bin:/sbin:/bin"
+"""The only PATH a command started by the client sees."""
+
+DEFAULT_OUTPUT_LIMIT: Final = 64 * 1024
+"""Bytes of output kept (the tail) by default."""
+
+ScriptStage = Literal["pre", "post"]
+
+_STAGE_NAMES: Final[dict[str, str]] = {"pre": "pre-configuration", "post": "post-configuration"}
+_READ_CHUNK: Final = 64 * 1024
+_POLL_INTERVAL: Final = 0.05
+_DRAIN_GRACE: Final = 2.0
+_MAX_SHEBANG: Final = 4096
+_UTF8_CONTINUATION_MAX: Final = 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a command with bounded output
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    """How a command ended and the tail of what it wrote (stdout and stderr interleaved).
+
+    ``returncode`` is the exit status, or minus the signal number when a signal ended it (as
+    :mod:`subprocess` reports it); ``timed_out`` is true when the client killed it at the
+    deadline.  ``output`` holds at most the last ``output_limit`` bytes; ``omitted`` counts
+    the bytes before them that were dropped.
+    """
+
+    returncode: int
+    timed_out: bool
+    output: bytes
+    omitted: int
+    timeout: float
+    output_limit: int = field(default=DEFAULT_OUTPUT_LIMIT, repr=False)
+
+    @property
+    def signal_number(self) -> int | None:
+        """The signal that ended the process, if one did."""
+        return -self.returncode if self.returncode < 0 else None
+
+    def describe(self) -> str:
+        """How the process ended, for messages: status, signal or timeout."""
+        if self.timed_out:
+            return f"timed out after {self.timeout:g} s and was killed"
+        number = self.signal_number
+        if number is not None:
+            try:
+                name = signal.Signals(number).name
+            except ValueError:
+                name = f"signal {number}"
+            return f"was killed by signal {name} ({number})"
+        return f"exited with status {self.returncode}"
+
+    def text(self) -> str:
+        """The output tail as text, at most ``output_limit`` characters.
+
+        Decoded as UTF-8 with replacement characters; when the head was dropped, a note
+        saying how many bytes were left out comes first.
+        """
+        body = self.output
+        if not self.omitted:
+            return body.decode("utf-8", "replace")
+        dropped = self.omitted
+        for _ in range(3):  # the note's length depends on the number it shows
+            note = f"[{dropped} earlier bytes of output omitted]\n"
+            room = self.output_limit - len(note)
+            if room <= 0:
+                return body.decode("utf-8", "replace")
+            shown = body[len(body) - room :] if len(body) > room else body
+            # do not start in the middle of a UTF-8 sequence
+            skip = 0
+            while skip < min(len(shown), _UTF8_CONTINUATION_MAX) and shown[skip] & 0xC0 == 0x80:
+                skip += 1
+            shown = shown[skip:]
+            if self.omitted + len(body) - len(shown) == dropped:
+                break
+            dropped = self.omitted + len(body) - len(shown)
+        return note + shown.decode("utf-8", "replace")
+
+
+class _Tail:
+    """The last ``limit`` bytes of a stream, and how many came before them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.buffer = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.buffer += chunk
+        excess = len(self.buffer) - self.limit
+        if excess > 0:
+            del self.buffer[:excess]
+
+    @property
+    def omitted(self) -> int:
+        return self.total - len(self.buffer)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _read_once(fd: int, tail: _Tail) -> bool:
+    """Read one chunk if the pipe holds any; False at end of file."""
+    try:
+        chunk = os.read(fd, _READ_CHUNK)
+    except BlockingIOError:
+        return True
+    if not chunk:
+        return False
+    tail.add(chunk)
+    return True
+
+
+def _drain(fd: int, tail: _Tail, *, until_eof: bool) -> None:
+    """Read what the pipe holds (``until_eof``: until end of file), for a short grace at most.
+
+    Bounded in time because a process the command left behind may still hold the pipe open
+    and keep writing.
+    """
+    end = time.monotonic() + _DRAIN_GRACE
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while (left := end - time.monotonic()) > 0:
+            if not selector.select(left if until_eof else 0):
+                if until_eof:
+                    continue
+                return
+            if not _read_once(fd, tail):
+                return
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout: float,
+    output_limit: int = DEFAULT_OUTPUT_LIMIT,
+) -> ProcessOutcome:
+    """Run ``argv`` and wait for it, keeping only the tail of its output.
+
+    The command gets exactly ``env``, stdin from /dev/null, and its own session and process
+    group.  At the deadline the whole group gets SIGKILL.  Once the command itself has exited,
+    what is already in the pipe is read and the pipe is closed, even if a process it left
+    behind still holds it open.  Raises :class:`OSError` when the command cannot be started.
+    """
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    if output_limit <= 0:
+        raise ValueError("output_limit must be positive")
+    tail = _Tail(output_limit)
+    deadline = time.monotonic() + timeout
+    process = subprocess.Popen(  # noqa: S603  (argv comes from the device's configuration)
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(env),
+        cwd=cwd,
+        start_new_session=True,
+        close_fds=True,
+    )
+    assert process.stdout is not None
+    pipe = process.stdout
+    fd = pipe.fileno()
+    os.set_blocking(fd, False)
+    timed_out = False
+    pidfd: int | None = None
+    try:
+        with contextlib.suppress(OSError, AttributeError):
+            pidfd = os.pidfd_open(process.pid)
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ, "pipe")
+            if pidfd is not None:
+                selector.register(pidfd, selectors.EVENT_READ, "exit")
+            pipe_open = True
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = process.poll() is None
+                    break
+                wait = remaining if pidfd is not None else min(remaining, _POLL_INTERVAL)
+                events = selector.select(wait)
+                for key, _ in events:
+                    if key.data == "pipe" and not _read_once(fd, tail):
+                        selector.unregister(fd)
+                        pipe_open = False
+                if process.poll() is not None:
+                    break
+                if not pipe_open and pidfd is None:
+                    # nothing more to read; wait for the exit without a busy loop
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        process.wait(max(deadline - time.monotonic(), 0))
+        if timed_out:
+            _kill_group(process)
+            process.wait()
+            # the group is gone (unless a member left it); take what it wrote before dying
+            _drain(fd, tail, until_eof=True)
+        else:
+            _drain(fd, tail, until_eof=False)
+    except BaseException:
+        _kill_group(process)
+        process.wait()
+        raise
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+        pipe.close()
+    return ProcessOutcome(
+        returncode=process.returncode,
+        timed_out=timed_out,
+        output=bytes(tail.buffer),
+        omitted=tail.omitted,
+        timeout=timeout,
+        output_limit=output_limit,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptPolicy:
+    """How scripts run: timeout in seconds, warning exit codes (D3), output bytes kept."""
+
+    timeout: float = 600.0
+    warning_codes: frozenset[int] = frozenset({10})
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "warning_codes", frozenset(self.warning_codes))
+        if self.timeout <= 0:
+            raise ValueError("the script timeout must be positive")
+        if self.output_limit <= 0:
+            raise ValueError("the script output limit must be positive")
+        if 0 in self.warning_codes:
+            raise ValueError("exit status 0 means success and cannot be a warning code")
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptResult:
+    """A script that succeeded (``warning`` False) or ended with a warning code (D3).
+
+    ``output`` is the tail of its combined stdout and stderr (see :meth:`ProcessOutcome.text`).
+    """
+
+    stage: ScriptStage
+    warning: bool
+    exit_code: int
+    output: str
+
+
+def _interpreter(stage: ScriptStage, script: bytes) -> list[str]:
+    """The command line before the script path, from the ``#!`` line or ``/bin/sh``."""
+    if not script.startswith(b"#!"):
+        return ["/bin/sh"]
+    what = f"{_STAGE_NAMES[stage]} script"
+    line = script[:_MAX_SHEBANG].split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        words = line[2:].decode("utf-8").split()
+    except UnicodeDecodeError:
+        raise ScriptError(stage, f"the {what}'s #! line is not UTF-8") from None
+    if not words:
+        raise ScriptError(stage, f"the {what}'s #! line names no interpreter")
+    if not os.path.isabs(words[0]):
+        raise ScriptError(
+            stage,
+            f"the {what}'s interpreter {words[0]!r:.200} is not an absolute path "
+            "(write e.g. #!/bin/sh or #!/usr/bin/env python3)",
+        )
+    return words
+
+
+def _script_environment(
+    stage: ScriptStage, work_dir: Path, environment: Mapping[str, str]
+) -> dict[str, str]:
+    env = {
+        "PATH": CLEAN_PATH,
+        "HOME": str(work_dir),
+        "LANG": "C.UTF-8",
+        "SZTP_STAGE": _STAGE_NAMES[stage],
+    }
+    for key, value in environment.items():
+        env[key] = value
+    return env
+
+
+def _check_environment(environment: Mapping[str, str]) -> None:
+    for key, value in environment.items():
+        if not key.startswith("SZTP_") or "=" in key or "\0" in key:
+            raise ValueError(f"script environment entries must be SZTP_* names, not {key!r}")
+        if key == "SZTP_STAGE":
+            raise ValueError("SZTP_STAGE is set by run_script itself")
+        if "\0" in value:
+            raise ValueError(f"the value of {key} contains a NUL character")
+
+
+def _make_removable(path: Path) -> None:
+    """Give the owner access to every directory below ``path`` (a script may have removed it)."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    with contextlib.suppress(OSError), os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _make_removable(Path(entry.path))
+
+
+def _remove_work_dir(path: Path) -> None:
+    try:
+        shutil.rmtree(path)
+    except OSError:
+        _make_removable(path)
+        shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        _log.warning("could not remove the script working directory %s", path)
+
+
+def run_script(
+    stage: ScriptStage,
+    script: bytes,
+    *,
+    policy: ScriptPolicy,
+    work_parent: Path,
+    environment: Mapping[str, str],
+) -> ScriptResult:
+    """Run a pre- or post-configuration script as D4 says and judge its result as D3 says.
+
+    Returns a :class:`ScriptResult` on success or warning; raises :class:`ScriptError` on any
+    other exit status, a signal, a timeout, or when the script cannot be started.
+    ``environment`` may only hold ``SZTP_*`` names (else :class:`ValueError`).
+    """
+    if stage not in _STAGE_NAMES:
+        raise ValueError(f"unknown script stage {stage!r}")
+    _check_environment(environment)
+    what = f"{_STAGE_NAMES[stage]} script"
+    interpreter = _interpreter(stage, script)
+    try:
+        work_dir = Path(tempfile.mkdtemp(prefix=f"sztp-{stage}-script-", dir=work_parent))
+    except OSError as exc:
+        raise ScriptError(
+            stage, f"cannot create a working directory for the {what} in {work_parent}: {exc}"
+        ) from exc
+    try:
+        script_path = work_dir / f"{_STAGE_NAMES[stage]}-script"
+        try:
+            fd = os.open(script_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), 0o700)
+                handle.write(script)
+        except OSError as exc:
+            raise ScriptError(stage, f"cannot write the {what} to {work_dir}: {exc}") from exc
+        env = _script_environment(stage, work_dir, environment)
+        try:
+            outcome = run_process(
+                [*interpreter, str(script_path)],
+                env=env,
+                cwd=work_dir,
+                timeout=policy.timeout,
+                output_limit=policy.output_limit,
+            )
+        except OSError as exc:
+            raise ScriptError(
+                stage, f"cannot start the {what} with {interpreter[0]}: {exc.strerror or exc}"
+            ) from exc
+    finally:
+        _remove_work_dir(work_dir)
+    output = outcome.text()
+    if not outcome.timed_out and outcome.returncode == 0:
+        return ScriptResult(stage, warning=False, exit_code=0, output=output)
+    if not outcome.timed_out and outcome.returncode in policy.warning_codes:
+        return ScriptResult(stage, warning=True, exit_code=outcome.returncode, output=output)
+    raise ScriptError(stage, f"the {what} {outcome.describe()}", output)

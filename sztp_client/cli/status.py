@@ -1,0 +1,61 @@
+"""``sztp-client status [--json] [--config FILE]``: what bootstrapping did, and where it is.
+
+The document is the one the runner keeps in ``<run-dir>/status.json`` (docs/status.md), with
+``bootstrapped`` taken from the persistent state, which survives reboots.  Exit 0 whenever the
+status could be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sztp_client.config import DEFAULT_CONFIG, load_config
+from sztp_client.errors import SZTPError
+from sztp_client.state.device import StateStore
+from sztp_client.state.status import STATUS_VERSION, read_status
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("status", help="show the bootstrapping status")
+    parser.add_argument("--json", action="store_true", help="print the versioned JSON document")
+    parser.add_argument("--config", metavar="FILE", type=Path)
+    parser.set_defaults(handler=status)
+
+
+def status(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config or DEFAULT_CONFIG, required=args.config is not None)
+        document = read_status(config.paths.run_dir / "status.json")
+        state = StateStore(config.paths.state_dir).load()
+    except SZTPError as exc:
+        print(f"sztp-client: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    if document is None:
+        document = {"version": STATUS_VERSION, "state": "idle", "attempts": [], "steps": []}
+    document["bootstrapped"] = state.bootstrapped
+    if state.bootstrapped:
+        document["state"] = "bootstrapped"
+        document["bootstrapped-at"] = state.bootstrapped_at
+    document["images"] = [image.to_json() for image in state.images]
+    if args.json:
+        print(json.dumps(document, indent=2, sort_keys=True))
+        return 0
+    print(f"state: {document.get('state')}")
+    print(f"bootstrapped: {'yes' if state.bootstrapped else 'no'}")
+    for attempt in document.get("attempts", []):
+        error = attempt.get("error", {}).get("message", "")
+        print(
+            f"attempt: {attempt.get('server')} ({attempt.get('address')}, {attempt.get('trust')})"
+            f" -> {attempt.get('outcome')}{': ' + error if error else ''}"
+        )
+    for step in document.get("steps", []):
+        print(f"step: {step.get('step')}: {step.get('outcome')}")
+    last = document.get("last-error")
+    if last and not state.bootstrapped:
+        print(f"last error: {last.get('message')}")
+        print(f"diagnosis: {last.get('diagnosis')}")
+    return 0

@@ -1,0 +1,431 @@
+"""The client's configuration: a TOML file plus drop-ins, read into one frozen ``ClientConfig``.
+
+The main file (default ``/etc/sztp/client.toml``) is read first, then every ``*.toml`` in the
+drop-in directory beside it (``client.toml.d/``) in name order; tables merge key by key and a
+later value replaces an earlier one (D21).  Unknown keys are errors, so a typo never passes
+silently.  Relative paths are taken relative to the directory of the main file, so an image
+builder or a test can keep a whole device under one scratch root.  Every key, with its default,
+is documented in docs/configuration.md.  An invalid file raises ConfigurationError naming the
+key (exit 78).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sztp_client.errors import ConfigurationError
+from sztp_client.model.voucher import Assertion
+
+DEFAULT_CONFIG = Path("/etc/sztp/client.toml")
+MAX_CONFIG_FILE = 1024 * 1024
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    serial_number: str | None = None
+    hardware_model: str | None = None
+    os_name: str | None = None
+    os_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConfig:
+    certificate: Path | None = None
+    key: Path | None = None
+    password_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustConfig:
+    clock: str = "untrusted"
+    bootstrap_server_trust_anchors: tuple[Path, ...] = ()
+    manufacturer_trust_anchors: tuple[Path, ...] = ()
+    accept_assertions: frozenset[Assertion] = frozenset({Assertion.VERIFIED, Assertion.LOGGED})
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryConfig:
+    bootstrap_servers: tuple[str, ...] = ()
+    max_redirects: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class PathsConfig:
+    state_dir: Path = Path("/var/lib/sztp")
+    run_dir: Path = Path("/run/sztp")
+    cache_dir: Path = Path("/var/cache/sztp")
+    boot_id: Path = Path("/proc/sys/kernel/random/boot_id")
+    os_release: Path = Path("/etc/os-release")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageConfig:
+    installer: str = "command"
+    command: tuple[str, ...] = ()
+    ab_root: Path = Path("/var/lib/sztp/slots")
+    timeout: float = 1800.0
+    min_free: int = 64 * MIB
+    verify_tls: bool = False
+    reboot_command: tuple[str, ...] = ("/bin/systemctl", "reboot")
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptsConfig:
+    timeout: float = 600.0
+    warning_codes: frozenset[int] = frozenset({10})
+    output_limit: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationConfig:
+    applier: str = "command"
+    commit_command: tuple[str, ...] = ()
+    rollback_command: tuple[str, ...] = ()
+    file: Path | None = None
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionConfig:
+    ssh_host_keys: tuple[Path, ...] = ()
+    trust_anchor_certs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    conveyed_information: int = 16 * MIB
+    owner_certificate: int = MIB
+    ownership_voucher: int = MIB
+    error_document: int = 64 * 1024
+    host_meta: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    initial: float = 5.0
+    maximum: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    source: Path | None = None
+    enabled: bool = True
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
+    configuration: ConfigurationConfig = field(default_factory=ConfigurationConfig)
+    bootstrap_complete: CompletionConfig = field(default_factory=CompletionConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def load_config(path: Path | None = None, *, required: bool = False) -> ClientConfig:
+    """Read ``path`` (default /etc/sztp/client.toml) and its drop-ins.
+
+    A missing default file gives the built-in defaults; a missing file named explicitly
+    (``required``) is an error.
+    """
+    main = path or DEFAULT_CONFIG
+    documents: list[tuple[Path, dict[str, Any]]] = []
+    if main.exists():
+        documents.append((main, _read_toml(main)))
+    elif required:
+        raise ConfigurationError(f"configuration file {main} does not exist")
+    dropin_dir = main.with_name(main.name + ".d")
+    if dropin_dir.is_dir():
+        for dropin in sorted(dropin_dir.glob("*.toml")):
+            documents.append((dropin, _read_toml(dropin)))
+    merged: dict[str, Any] = {}
+    for _, document in documents:
+        _merge(merged, document)
+    base = main.parent.resolve() if main.exists() else Path("/")
+    return _build(merged, base, main if main.exists() else None)
+
+
+def parse_config(text: str, base: Path, source: Path | None = None) -> ClientConfig:
+    """Build a configuration from TOML text (tests and embedders)."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"not valid TOML: {exc}") from exc
+    return _build(document, base, source)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_FILE + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_CONFIG_FILE:
+        raise ConfigurationError(f"{path} is larger than {MAX_CONFIG_FILE} bytes")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+class _Table:
+    """Reads one TOML table, converting values and remembering which keys were used."""
+
+    def __init__(self, data: Mapping[str, Any], name: str, base: Path) -> None:
+        self.data = data
+        self.name = name
+        self.base = base
+        self.used: set[str] = set()
+
+    def key(self, key: str) -> str:
+        return f"{self.name}.{key}" if self.name else key
+
+    def get(self, key: str) -> Any:
+        self.used.add(key)
+        return self.data.get(key)
+
+    def string(self, key: str, default: str | None = None) -> str | None:
+        value = self.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise ConfigurationError("must be a string", self.key(key))
+        return value if value != "" else default
+
+    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.string(key, default) or default
+        if value not in allowed:
+            raise ConfigurationError(f"must be one of {', '.join(allowed)}", self.key(key))
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigurationError("must be true or false", self.key(key))
+        return value
+
+    def integer(self, key: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigurationError("must be an integer", self.key(key))
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            raise ConfigurationError(f"must be at least {minimum}{upper}", self.key(key))
+        return value
+
+    def number(self, key: str, default: float, minimum: float = 0.0) -> float:
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigurationError("must be a number", self.key(key))
+        if value <= minimum:
+            raise ConfigurationError(f"must be greater than {minimum}", self.key(key))
+        return float(value)
+
+    def path(self, key: str, default: Path | None = None) -> Path | None:
+        value = self.string(key)
+        if value is None:
+            return default
+        return self.base / value
+
+    def paths(self, key: str) -> tuple[Path, ...]:
+        return tuple(self.base / item for item in self.strings(key))
+
+    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigurationError("must be a list of strings", self.key(key))
+        return tuple(value)
+
+    def integers(self, key: str, default: frozenset[int]) -> frozenset[int]:
+        value = self.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value
+        ):
+            raise ConfigurationError("must be a list of exit statuses (0..255)", self.key(key))
+        return frozenset(value)
+
+    def table(self, key: str) -> _Table:
+        value = self.get(key)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ConfigurationError("must be a table", self.key(key))
+        return _Table(value, self.key(key), self.base)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigurationError("unknown key (check the spelling)", self.key(unknown[0]))
+
+
+def _build(document: Mapping[str, Any], base: Path, source: Path | None) -> ClientConfig:
+    top = _Table(document, "", base)
+    enabled = top.boolean("enabled", True)
+
+    t = top.table("device")
+    device = DeviceConfig(
+        serial_number=t.string("serial-number"),
+        hardware_model=t.string("hardware-model"),
+        os_name=t.string("os-name"),
+        os_version=t.string("os-version"),
+    )
+    t.finish()
+
+    t = top.table("identity")
+    identity = IdentityConfig(
+        certificate=t.path("certificate"),
+        key=t.path("key"),
+        password_file=t.path("password-file"),
+    )
+    t.finish()
+    if (identity.certificate is None) != (identity.key is None):
+        raise ConfigurationError("certificate and key are given together", "identity")
+
+    t = top.table("trust")
+    names = t.strings("accept-assertions", ("verified", "logged"))
+    try:
+        assertions = frozenset(Assertion(name) for name in names)
+    except ValueError as exc:
+        known = ", ".join(a.value for a in Assertion)
+        raise ConfigurationError(
+            f"unknown assertion ({known})", t.key("accept-assertions")
+        ) from exc
+    trust = TrustConfig(
+        clock=t.choice("clock", "untrusted", ("trusted", "untrusted")),
+        bootstrap_server_trust_anchors=t.paths("bootstrap-server-trust-anchors"),
+        manufacturer_trust_anchors=t.paths("manufacturer-trust-anchors"),
+        accept_assertions=assertions,
+    )
+    t.finish()
+
+    t = top.table("discovery")
+    discovery = DiscoveryConfig(
+        bootstrap_servers=t.strings("bootstrap-servers"),
+        max_redirects=t.integer("max-redirects", 8, minimum=0, maximum=10),
+    )
+    t.finish()
+
+    t = top.table("paths")
+    defaults = PathsConfig()
+    paths = PathsConfig(
+        state_dir=t.path("state-dir") or defaults.state_dir,
+        run_dir=t.path("run-dir") or defaults.run_dir,
+        cache_dir=t.path("cache-dir") or defaults.cache_dir,
+        boot_id=t.path("boot-id") or defaults.boot_id,
+        os_release=t.path("os-release") or defaults.os_release,
+    )
+    t.finish()
+
+    t = top.table("image")
+    image_defaults = ImageConfig()
+    image = ImageConfig(
+        installer=t.choice("installer", "command", ("command", "ab-directory")),
+        command=t.strings("command"),
+        ab_root=t.path("ab-root") or image_defaults.ab_root,
+        timeout=t.number("timeout", image_defaults.timeout),
+        min_free=t.integer("min-free", image_defaults.min_free),
+        verify_tls=t.boolean("verify-tls", False),
+        reboot_command=t.strings("reboot-command", image_defaults.reboot_command),
+    )
+    t.finish()
+
+    t = top.table("scripts")
+    scripts = ScriptsConfig(
+        timeout=t.number("timeout", 600.0),
+        warning_codes=t.integers("warning-codes", frozenset({10})),
+        output_limit=t.integer("output-limit", 64 * 1024, minimum=1024),
+    )
+    t.finish()
+
+    t = top.table("configuration")
+    configuration = ConfigurationConfig(
+        applier=t.choice("applier", "command", ("command", "file")),
+        commit_command=t.strings("commit-command"),
+        rollback_command=t.strings("rollback-command"),
+        file=t.path("file"),
+        timeout=t.number("timeout", 600.0),
+    )
+    t.finish()
+    if configuration.applier == "file" and configuration.file is None:
+        raise ConfigurationError("the file applier needs configuration.file", "configuration.file")
+
+    t = top.table("bootstrap-complete")
+    completion = CompletionConfig(
+        ssh_host_keys=t.paths("ssh-host-keys"),
+        trust_anchor_certs=t.paths("trust-anchor-certs"),
+    )
+    t.finish()
+
+    t = top.table("network")
+    network = NetworkConfig(
+        connect_timeout=t.number("connect-timeout", 10.0),
+        read_timeout=t.number("read-timeout", 30.0),
+    )
+    t.finish()
+
+    t = top.table("limits")
+    ld = LimitsConfig()
+    limits = LimitsConfig(
+        conveyed_information=t.integer("conveyed-information", ld.conveyed_information, 1024),
+        owner_certificate=t.integer("owner-certificate", ld.owner_certificate, 1024),
+        ownership_voucher=t.integer("ownership-voucher", ld.ownership_voucher, 1024),
+        error_document=t.integer("error-document", ld.error_document, 1024),
+        host_meta=t.integer("host-meta", ld.host_meta, 1024),
+    )
+    t.finish()
+
+    t = top.table("retry")
+    retry = RetryConfig(initial=t.number("initial", 5.0), maximum=t.number("maximum", 600.0))
+    t.finish()
+    top.finish()
+
+    return ClientConfig(
+        source=source,
+        enabled=enabled,
+        device=device,
+        identity=identity,
+        trust=trust,
+        discovery=discovery,
+        paths=paths,
+        image=image,
+        scripts=scripts,
+        configuration=configuration,
+        bootstrap_complete=completion,
+        network=network,
+        limits=limits,
+        retry=retry,
+    )

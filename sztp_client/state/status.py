@@ -1,0 +1,187 @@
+"""The status document (``<run-dir>/status.json``) and the live timeline of a run.
+
+``StatusRecorder`` is told what happens (attempts, steps, reports, errors), keeps the versioned
+document that ``sztp-client status --json`` prints, writes it atomically after every change,
+and passes each event to listeners (the terminal timeline of ``run``).  The document format is
+described in docs/status.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sztp_client.errors import SZTPError
+from sztp_client.state.store import read_json, write_json
+
+STATUS_VERSION = 1
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    kind: str  # attempt-start, attempt-end, step-start, step-end, report, info, error, progress
+    text: str
+    data: dict[str, Any]
+
+
+Listener = Callable[[TimelineEvent], None]
+
+_DIAGNOSES: dict[str, str] = {
+    "TLSError": "check the bootstrap-server trust anchors, the server certificate's names "
+    "and the clock mode",
+    "ConnectError": "check that the server is reachable (address, port, routes, firewall)",
+    "ServerError": "the server refused the request: check its log and the device's identity",
+    "TrustError": "the data is not proven trustworthy: run `sztp-client verify` on the "
+    "artifacts to see which step fails",
+    "SourceTrustError": "unsigned onboarding information came from an untrusted source",
+    "BootImageError": "check the download URIs, the image hash and the installer",
+    "ScriptError": "the script's output tail is in the message",
+    "ConfigApplyError": "check the configuration applier's commands and the configuration",
+    "ReportRejectedError": "the bootstrap server did not accept a progress report with 204",
+    "ConfigurationError": "fix the named key in the client configuration",
+}
+
+
+def describe_error(error: SZTPError) -> dict[str, Any]:
+    kind = type(error).__name__
+    diagnosis = next(
+        (
+            text
+            for name, text in _DIAGNOSES.items()
+            if name in {c.__name__ for c in type(error).__mro__}
+        ),
+        "see the message",
+    )
+    document: dict[str, Any] = {
+        "type": kind,
+        "message": error.message,
+        "retryable": error.retryable,
+        "diagnosis": diagnosis,
+    }
+    progress = error.reported_as()
+    if progress is not None:
+        document["progress-type"] = progress.value
+    step = getattr(error, "step", None)
+    if step:
+        document["step"] = step
+    return document
+
+
+class StatusRecorder:
+    def __init__(self, path: Path | None, listeners: list[Listener] | None = None) -> None:
+        self.path = path
+        self.listeners = list(listeners or [])
+        previous = read_json(path) if path is not None else None
+        self.document: dict[str, Any] = {
+            "version": STATUS_VERSION,
+            "state": "idle",
+            "bootstrapped": False,
+            "updated": _now(),
+            "runs": previous.get("runs", 0) if isinstance(previous, dict) else 0,
+            "attempts": [],
+            "steps": [],
+            "reports": [],
+            "last-error": previous.get("last-error") if isinstance(previous, dict) else None,
+        }
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def _emit(self, kind: str, text: str, **data: Any) -> None:
+        event = TimelineEvent(kind, text, data)
+        for listener in self.listeners:
+            listener(event)
+
+    def save(self) -> None:
+        self.document["updated"] = _now()
+        if self.path is not None:
+            write_json(self.path, self.document, mode=0o644)
+
+    def run_started(self, bootstrapped: bool) -> None:
+        self.document["runs"] = int(self.document.get("runs", 0)) + 1
+        self.document["state"] = "running"
+        self.document["bootstrapped"] = bootstrapped
+        self.document["started"] = _now()
+        self.save()
+        self._emit("info", "bootstrapping started")
+
+    def set_state(self, state: str, *, bootstrapped: bool | None = None) -> None:
+        self.document["state"] = state
+        if bootstrapped is not None:
+            self.document["bootstrapped"] = bootstrapped
+        if state != "running":
+            self.document["finished"] = _now()
+        self.save()
+
+    def attempt_started(self, source: str, server: str, address: str, trust: str, hop: int) -> int:
+        attempt = {
+            "source": source,
+            "server": server,
+            "address": address,
+            "trust": trust,
+            "hop": hop,
+            "started": _now(),
+            "outcome": "running",
+        }
+        self.document["attempts"].append(attempt)
+        self.save()
+        self._emit("attempt-start", f"{'  ' * hop}{server} ({address}, {trust})", **attempt)
+        return len(self.document["attempts"]) - 1
+
+    def attempt_ended(self, index: int, outcome: str, error: SZTPError | None = None) -> None:
+        attempt = self.document["attempts"][index]
+        attempt["outcome"] = outcome
+        attempt["finished"] = _now()
+        if error is not None:
+            attempt["error"] = describe_error(error)
+        self.save()
+        text = outcome if error is None else f"{outcome}: {error.message}"
+        self._emit("attempt-end", f"{'  ' * int(attempt['hop'])}  -> {text}", **attempt)
+
+    def step_started(self, step: str) -> None:
+        self.document["steps"].append({"step": step, "started": _now(), "outcome": "running"})
+        self.save()
+        self._emit("step-start", step, step=step)
+
+    def step_ended(self, step: str, outcome: str, message: str = "") -> None:
+        for entry in reversed(self.document["steps"]):
+            if entry["step"] == step and entry["outcome"] == "running":
+                break
+        else:
+            entry = {"step": step, "started": _now()}
+            self.document["steps"].append(entry)
+        entry["outcome"] = outcome
+        entry["finished"] = _now()
+        if message:
+            entry["message"] = message[-2000:]
+        self.save()
+        self._emit("step-end", f"{step}: {outcome}", step=step, outcome=outcome, message=message)
+
+    def report_sent(self, progress_type: str, status: str) -> None:
+        self.document["reports"].append(
+            {"progress-type": progress_type, "time": _now(), "result": status}
+        )
+        self.save()
+        self._emit("report", f"report {progress_type}: {status}", progress_type=progress_type)
+
+    def error(self, error: SZTPError) -> None:
+        self.document["last-error"] = describe_error(error) | {"time": _now()}
+        self.save()
+        self._emit("error", error.message)
+
+    def info(self, text: str) -> None:
+        self._emit("info", text)
+
+    def progress(self, done: int, total: int | None) -> None:
+        self._emit("progress", "", done=done, total=total)
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    document = read_json(path)
+    return document if isinstance(document, dict) else None

@@ -1,0 +1,68 @@
+"""Files the client keeps across runs and reboots, written atomically.
+
+Every write goes to a temporary file in the same directory, is flushed and fsync'ed, renamed
+over the old file, and the directory is fsync'ed: a crash leaves either the old or the new
+content, never a mixture.  Files are created with mode 0600 and directories with 0700.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sztp_client.errors import InternalError
+
+MAX_STATE_FILE = 4 * 1024 * 1024
+
+
+def ensure_dir(path: Path, mode: int = 0o700) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=mode)
+    return path
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically (write, fsync, rename, fsync the directory)."""
+    ensure_dir(path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_json(path: Path, document: Any, mode: int = 0o600) -> None:
+    write_atomic(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode(), mode)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON document at ``path``, or None when the file does not exist."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_STATE_FILE + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InternalError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_STATE_FILE:
+        raise InternalError(f"{path} is larger than {MAX_STATE_FILE} bytes")
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InternalError(f"{path} is not valid JSON; move it away to start afresh") from exc

@@ -1,0 +1,154 @@
+"""``make demo``: a simulated device bootstraps end to end against lab servers on loopback.
+
+1. A fresh lab: manufacturer, owner and bootstrap-server PKIs, one device identity.
+2. Three servers on 127.0.0.1: a well-known *redirect* server the device trusts through its
+   configured bootstrap-server trust anchor; an *onboarding* server it learns the trust anchor
+   of from that redirect; and an image file server whose first mirror URI is broken.
+3. The device (a scratch root) runs ``sztp-client run --once``: it is redirected, gets signed
+   onboarding information (owner certificate, voucher), downloads and verifies the image from
+   the second mirror, installs it into the inactive A/B slot, reports
+   boot-image-installed-rebooting and "reboots" (a new boot id, the new slot active).
+4. It runs again: the image now runs, so the pre-configuration script runs, the configuration
+   is committed, the post-configuration script runs and bootstrap-complete is reported.
+5. The device's status and the reports the server received are printed; the servers stop.
+
+Only loopback is used (D26).  ``--keep DIR`` leaves the lab and device there for a look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sztp_lab import cms as lab_cms
+from sztp_lab.artifacts import make_signed_set, onboarding_json, redirect_json, trust_anchor_bag
+from sztp_lab.lab import create_lab
+from sztp_lab.scenario import Device, make_device, script
+from sztp_lab.server import LabBootstrapServer, LabFileServer, Response, ServerConfig
+
+SERIAL = "SZTP-DEMO-0001"
+IMAGE_SIZE = 8 * 1024 * 1024
+
+
+def _say(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
+
+
+def _run_device(device: Device, label: str) -> int:
+    _say(f"{label}: sztp-client run --once")
+    started = time.monotonic()
+    result = device.run("run", "--once")
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    print(f"(exit {result.returncode}, {time.monotonic() - started:.2f} s)")
+    return result.returncode
+
+
+def demo(root: Path) -> int:
+    _say(f"lab and device under {root}")
+    lab = create_lab(root / "lab", serial_number=SERIAL)
+    images = root / "images"
+    images.mkdir()
+    image = images / "labos-2.0.img"
+    image.write_bytes(b"LabOS 2.0 boot image\n" + os.urandom(IMAGE_SIZE))
+    digest = hashlib.sha256(image.read_bytes()).digest()
+    logs = root / "logs"
+    logs.mkdir()
+
+    files = LabFileServer(images, identity=lab.server_identity, log_path=logs / "files.jsonl")
+    files.start()
+    onboarding_server: LabBootstrapServer | None = None
+    redirect_server: LabBootstrapServer | None = None
+    try:
+        device_log = root / "device" / "scripts.log"
+        onboarding = onboarding_json(
+            os_name="LabOS",
+            os_version="2.0",
+            download_uris=(files.url_for("missing-mirror.img"), files.url_for(image.name)),
+            sha256=digest,
+            configuration_handling="merge",
+            configuration=json.dumps(
+                {"hostname": "lab-device", "sztp": {"enabled": False}}
+            ).encode(),
+            pre_script=script('echo "pre-configuration: $SZTP_SERIAL_NUMBER"', device_log),
+            post_script=script('echo "post-configuration done"', device_log),
+        )
+        signed = make_signed_set(lab.pki, SERIAL, onboarding)
+        onboarding_server = LabBootstrapServer(
+            ServerConfig(
+                identity=lab.server_identity,
+                client_ca=[lab.pki.manufacturer_root.cert],
+                default=Response(signed=signed, reporting_level="verbose"),
+            ),
+            log_path=logs / "onboarding-server.jsonl",
+        )
+        onboarding_server.start()
+        redirect = redirect_json(
+            [("127.0.0.1", onboarding_server.port, trust_anchor_bag(lab.server_ca))]
+        )
+        redirect_server = LabBootstrapServer(
+            ServerConfig(
+                identity=lab.server_identity,
+                client_ca=[lab.pki.manufacturer_root.cert],
+                default=Response(unsigned=lab_cms.content_info("json", redirect)),
+            ),
+            log_path=logs / "redirect-server.jsonl",
+        )
+        redirect_server.start()
+        print(f"redirect server   {redirect_server.url}  (well-known, trusted by its CA)")
+        print(f"onboarding server {onboarding_server.url}  (trust anchor from the redirect)")
+        print(f"image server      {files.url}  (first mirror URI is broken)")
+
+        device = make_device(
+            root / "device",
+            lab.pki,
+            SERIAL,
+            idevid=lab.idevid,
+            servers=[redirect_server.url],
+            server_trust_anchors=[lab.server_root.cert],
+        )
+        first = _run_device(device, "first boot")
+        second = _run_device(device, "after the simulated reboot")
+
+        _say("sztp-client status")
+        print(device.run("status").stdout)
+        _say("progress reports received by the onboarding server")
+        for progress in onboarding_server.reports():
+            print(f"  {progress}")
+        _say("device files")
+        print(f"active slot: {(device.slots / 'active').read_text().strip()}")
+        print(f"configuration: {device.config_file.read_text().strip()}")
+        print(f"scripts ran: {device.scripts_log.read_text().split()}")
+        status = device.status()
+        ok = first == 0 and second == 0 and status.get("bootstrapped") is True
+        _say("demo " + ("succeeded: the device is bootstrapped" if ok else "FAILED"))
+        return 0 if ok else 1
+    finally:
+        for server in (redirect_server, onboarding_server, files):
+            if server is not None:
+                server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sztp_lab.demo", description=__doc__)
+    parser.add_argument("--keep", metavar="DIR", type=Path, help="keep the lab and device here")
+    args = parser.parse_args(argv)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=False)
+        return demo(args.keep.resolve())
+    root = Path(tempfile.mkdtemp(prefix="sztp-demo-"))
+    try:
+        return demo(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

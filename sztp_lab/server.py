@@ -1,0 +1,1220 @@
+"""A lab bootstrap server (RFC 8572 §7) and a lab file server, over HTTPS on loopback.
+
+Both run ``http.server.ThreadingHTTPServer`` in a background thread, one thread per connection,
+and keep a log of what devices asked for (``log``, and JSON lines in ``log_path`` when given).
+
+:class:`LabBootstrapServer` answers ``GET /.well-known/host-meta`` and the two RPCs of
+``ietf-sztp-bootstrap-server`` under the RESTCONF root::
+
+    POST {root}/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data
+    POST {root}/operations/ietf-sztp-bootstrap-server:report-progress
+
+What a device gets is a :class:`Response`, chosen by the device's serial number (the subject
+serialNumber of its TLS client certificate, or else its HTTP Basic username).  Every error is an
+``ietf-restconf:errors`` JSON document.
+
+:class:`LabFileServer` serves a directory over HTTPS (or plain HTTP) with byte ranges, and can
+be told to fail or cut short the answers for given paths.
+
+TLS handshakes happen in the connection's own thread, so a stuck client never blocks the others.
+``stop`` shuts down the open connections and joins every thread it started.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import hmac
+import json
+import os
+import socket
+import socketserver
+import ssl
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Final, Self
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from sztp_client.encoding import (
+    XMLKind,
+    XMLSchemaNode,
+    encode_base64,
+    load_xml,
+    split_tag,
+    xml_to_json_tree,
+)
+from sztp_client.errors import DataError, ModelError
+from sztp_client.model.rpc import (
+    JSON_MEDIA_TYPE,
+    MODULE,
+    NAMESPACE,
+    XML_MEDIA_TYPE,
+    GetBootstrappingDataInput,
+    ReportProgressInput,
+    parse_get_bootstrapping_data_input,
+    parse_report_progress_input,
+)
+from sztp_lab.artifacts import SignedSet
+from sztp_lab.pki import Issued, pem_bundle
+
+__all__ = [
+    "GET_BOOTSTRAPPING_DATA",
+    "HOST_META_PATH",
+    "MAX_REQUEST_BODY",
+    "REPORT_PROGRESS",
+    "LabBootstrapServer",
+    "LabFileServer",
+    "Response",
+    "ServerConfig",
+    "host_meta_xrd",
+    "output_document",
+    "restconf_errors",
+    "tls_server_context",
+]
+
+GET_BOOTSTRAPPING_DATA: Final = f"{MODULE}:get-bootstrapping-data"
+REPORT_PROGRESS: Final = f"{MODULE}:report-progress"
+HOST_META_PATH: Final = "/.well-known/host-meta"
+XRD_MEDIA_TYPE: Final = "application/xrd+xml"
+MAX_REQUEST_BODY: Final = 1024 * 1024
+# A body over MAX_REQUEST_BODY is still read (up to this) so that the client sees the 413.
+DRAIN_LIMIT: Final = 16 * MAX_REQUEST_BODY
+HANDSHAKE_TIMEOUT: Final = 10.0
+IDLE_TIMEOUT: Final = 30.0
+FILE_CHUNK: Final = 64 * 1024
+BASIC_REALM: Final = "sztp-lab"
+_ENCODING_DER: Final = 2  # _ssl.ENCODING_DER, for the certificates of get_unverified_chain()
+
+# RFC 8040 §7: the error-tag a status stands for when a Response gives only the status.
+_STATUS_TAGS: Final[Mapping[int, str]] = {
+    400: "invalid-value",
+    401: "access-denied",
+    403: "access-denied",
+    404: "invalid-value",
+    405: "operation-not-supported",
+    409: "resource-denied",
+    412: "operation-failed",
+    413: "too-big",
+    415: "invalid-value",
+    500: "operation-failed",
+    501: "operation-not-supported",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Documents
+
+
+def restconf_errors(tag: str, message: str, *, error_type: str = "application") -> bytes:
+    """An ``ietf-restconf:errors`` document (RFC 8040 §7.1) holding one error, as JSON."""
+    error = {"error-type": error_type, "error-tag": tag, "error-message": message}
+    return json.dumps({"ietf-restconf:errors": {"error": [error]}}).encode()
+
+
+def host_meta_xrd(restconf_root: str) -> bytes:
+    """The host-meta XRD document advertising ``restconf_root`` (RFC 8040 §3.1)."""
+    href = escape(restconf_root, {"'": "&apos;"})
+    return (
+        "<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n"
+        f"  <Link rel='restconf' href='{href}'/>\n"
+        "</XRD>\n"
+    ).encode()
+
+
+def output_document(
+    conveyed_information: bytes,
+    owner_certificate: bytes | None = None,
+    ownership_voucher: bytes | None = None,
+    reporting_level: str | None = None,
+    media_type: str = JSON_MEDIA_TYPE,
+) -> bytes:
+    """The get-bootstrapping-data output, as XML for ``application/yang-data+xml``, else JSON.
+
+    The artifacts are written as given (an owner certificate without a voucher too), so that
+    tests can send what a device must refuse.
+    """
+    leaves: list[tuple[str, str]] = []
+    if reporting_level is not None:
+        leaves.append(("reporting-level", reporting_level))
+    leaves.append(("conveyed-information", encode_base64(conveyed_information)))
+    if owner_certificate is not None:
+        leaves.append(("owner-certificate", encode_base64(owner_certificate)))
+    if ownership_voucher is not None:
+        leaves.append(("ownership-voucher", encode_base64(ownership_voucher)))
+    if _essence(media_type) == XML_MEDIA_TYPE:
+        lines = [f'<output xmlns="{NAMESPACE}">']
+        lines.extend(f"  <{name}>{escape(value)}</{name}>" for name, value in leaves)
+        lines.append("</output>")
+        return ("\n".join(lines) + "\n").encode()
+    return json.dumps({f"{MODULE}:output": dict(leaves)}).encode()
+
+
+def _essence(media_type: str | None) -> str:
+    return (media_type or "").partition(";")[0].strip().lower()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+# ---------------------------------------------------------------------------------------------
+# XML request bodies: turned into the JSON the model's parsers read
+
+_LEAF: Final = XMLSchemaNode(XMLKind.LEAF)
+_GBD_INPUT_SCHEMA: Final = {
+    "signed-data-preferred": _LEAF,
+    "hw-model": _LEAF,
+    "os-name": _LEAF,
+    "os-version": _LEAF,
+    "nonce": _LEAF,
+}
+_REPORT_INPUT_SCHEMA: Final = {
+    "progress-type": _LEAF,
+    "message": _LEAF,
+    "ssh-host-keys": XMLSchemaNode(
+        XMLKind.CONTAINER,
+        {"ssh-host-key": XMLSchemaNode(XMLKind.LIST, {"algorithm": _LEAF, "key-data": _LEAF})},
+    ),
+    "trust-anchor-certs": XMLSchemaNode(
+        XMLKind.CONTAINER, {"trust-anchor-cert": XMLSchemaNode(XMLKind.LEAF_LIST)}
+    ),
+}
+
+
+def _xml_input_as_json(data: bytes, schema: Mapping[str, XMLSchemaNode], what: str) -> bytes:
+    """``<input xmlns="...:ietf-sztp-bootstrap-server">`` as the equivalent RFC 7951 JSON.
+
+    Elements of other namespaces (augmentations) are dropped, as the JSON parsers ignore
+    members of other modules.
+    """
+    root = load_xml(data, what)
+    namespace, local = split_tag(root.tag)
+    if namespace != NAMESPACE or local != "input":
+        raise ModelError("input", f"the root element must be input in namespace {NAMESPACE}")
+    for child in list(root):
+        if not isinstance(child.tag, str) or split_tag(child.tag)[0] != NAMESPACE:
+            root.remove(child)
+    tree: dict[str, object] = xml_to_json_tree(
+        root, schema=schema, namespace=NAMESPACE, module=MODULE, path="input"
+    )
+    if "signed-data-preferred" in tree:
+        if tree["signed-data-preferred"] != "":
+            raise ModelError("signed-data-preferred", "an empty leaf has no value")
+        tree["signed-data-preferred"] = [None]
+    return json.dumps({f"{MODULE}:input": tree}).encode()
+
+
+def _parse_gbd_input(body: bytes, media_type: str) -> GetBootstrappingDataInput:
+    if media_type == XML_MEDIA_TYPE:
+        body = _xml_input_as_json(body, _GBD_INPUT_SCHEMA, "get-bootstrapping-data input")
+    return parse_get_bootstrapping_data_input(body)
+
+
+def _parse_report_input(body: bytes, media_type: str) -> ReportProgressInput:
+    if media_type == XML_MEDIA_TYPE:
+        body = _xml_input_as_json(body, _REPORT_INPUT_SCHEMA, "report-progress input")
+    return parse_report_progress_input(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass
+class Response:
+    """What the bootstrap server answers one device's get-bootstrapping-data with.
+
+    Precedence: ``body_override`` (sent raw with ``status`` and ``media_type``); then an error
+    (``status`` other than 200, or ``error_document`` given: sent with ``status`` as
+    ``application/yang-data+json``, a generated ``ietf-restconf:errors`` document when
+    ``error_document`` is None); then the data.  Which data: with ``signed-data-preferred`` in
+    the request, signed data if there is any (``make_signed(nonce)``, else ``signed``), else
+    ``unsigned``; without it, ``unsigned`` if given, else signed data.  No data at all gives a
+    404 error.  ``delay`` seconds pass before the answer (for read-timeout tests).
+    """
+
+    unsigned: bytes | None = None
+    signed: SignedSet | None = None
+    make_signed: Callable[[bytes | None], SignedSet] | None = None
+    status: int = 200
+    error_document: bytes | None = None
+    reporting_level: str | None = None
+    media_type: str = JSON_MEDIA_TYPE
+    body_override: bytes | None = None
+    delay: float = 0.0
+
+    @property
+    def has_signed(self) -> bool:
+        return self.make_signed is not None or self.signed is not None
+
+
+@dataclass
+class ServerConfig:
+    """A lab bootstrap server's identity, its client authentication and its answers.
+
+    ``identity`` is the TLS certificate, key and chain (the chain is sent).  With ``client_ca``
+    non-empty the server asks for a client certificate issued under one of those anchors (any
+    certificate of a chain may be an anchor); ``require_client_certificate`` makes the handshake
+    fail without one.  With ``client_ca`` empty no client certificate is asked for.
+
+    ``basic_auth`` (username → password) makes both RPCs answer 401 ``access-denied`` unless
+    the request carries valid HTTP Basic credentials.
+
+    ``host_meta`` is the RESTCONF root that ``/.well-known/host-meta`` advertises (None: 404);
+    ``restconf_root`` is the root actually served, by default ``host_meta`` or ``/restconf``.
+
+    ``responses`` is keyed by device serial number; ``default`` answers the others (None: 404).
+    Every report-progress is answered with ``report_status_for[progress-type]`` if present,
+    else ``report_status``.
+
+    ``tls_minimum_version`` (never below TLS 1.2) and ``tls_maximum_version`` bound the
+    protocol versions offered.
+
+    The server reads its configuration on every request: assigning ``default``, ``responses``
+    and the other fields of a running server's ``config`` takes effect on the next request.
+    """
+
+    identity: Issued
+    client_ca: Sequence[x509.Certificate] = ()
+    require_client_certificate: bool = True
+    basic_auth: Mapping[str, str] | None = None
+    host_meta: str | None = "/restconf"
+    restconf_root: str | None = None
+    responses: Mapping[str, Response] = field(default_factory=dict)
+    default: Response | None = None
+    report_status: int = 204
+    report_status_for: Mapping[str, int] = field(default_factory=dict)
+    tls_minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
+    tls_maximum_version: ssl.TLSVersion | None = None
+
+    def served_root(self) -> str:
+        """The RESTCONF root the server answers under, without a trailing slash."""
+        root = self.restconf_root
+        if root is None:
+            root = self.host_meta if self.host_meta is not None else "/restconf"
+        return root.rstrip("/")
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def tls_server_context(
+    identity: Issued,
+    client_ca: Sequence[x509.Certificate] = (),
+    *,
+    require_client_certificate: bool = True,
+    minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+    maximum_version: ssl.TLSVersion | None = None,
+) -> ssl.SSLContext:
+    """A server SSLContext for ``identity`` (certificate and chain sent), TLS 1.2 or later.
+
+    The PEM files ``load_cert_chain`` needs are written (mode 0600) in a private temporary
+    directory and removed as soon as they are loaded.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = max(minimum_version, ssl.TLSVersion.TLSv1_2)
+    if maximum_version is not None:
+        context.maximum_version = maximum_version
+    with tempfile.TemporaryDirectory(prefix="sztp-lab-tls-") as private:
+        cert_file = Path(private) / "cert.pem"
+        key_file = Path(private) / "key.pem"
+        _write_private(cert_file, identity.pem_chain())
+        _write_private(key_file, identity.key_pem())
+        context.load_cert_chain(cert_file, key_file)
+    if client_ca:
+        context.load_verify_locations(cadata=pem_bundle(client_ca).decode("ascii"))
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        context.verify_mode = ssl.CERT_REQUIRED if require_client_certificate else ssl.CERT_OPTIONAL
+    return context
+
+
+def _peer_serial(connection: socket.socket) -> str | None:
+    """The subject serialNumber (2.5.4.5) of the TLS client certificate, if any."""
+    if not isinstance(connection, ssl.SSLSocket):
+        return None
+    der = connection.getpeercert(binary_form=True)
+    if not der:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        attributes = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    except ValueError:
+        return None
+    if not attributes:
+        return None
+    value = attributes[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _peer_chain_length(connection: socket.socket) -> int | None:
+    """How many certificates the TLS client sent, where this Python can tell."""
+    if not isinstance(connection, ssl.SSLSocket):
+        return None
+    getter = getattr(connection, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(connection, "_sslobj", None), "get_unverified_chain", None)
+    if getter is None:
+        return None
+    try:
+        chain = getter()
+    except (ssl.SSLError, ValueError, AttributeError, TypeError):
+        return None
+    peer = connection.getpeercert(binary_form=True)
+    if not peer:
+        return None
+    # OpenSSL leaves the peer's own certificate out of a server's view of the chain, while
+    # Python puts it back in front (or a None when there is none): count it once.
+    ders = [c.public_bytes(_ENCODING_DER) for c in chain or () if c is not None]
+    return len(ders) if peer in ders else len(ders) + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The HTTP server machinery shared by both servers
+
+
+class _LabHTTPServer(ThreadingHTTPServer):
+    """One thread per connection (joined on close); TLS handshakes in those threads."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        context: ssl.SSLContext | None,
+        lab: _BackgroundServer,
+    ) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.context = context
+        self.lab = lab
+        self._connections_lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._closing = False
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks the host name up (getfqdn): not needed on loopback.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def _track(self, connection: socket.socket) -> bool:
+        with self._connections_lock:
+            if self._closing:
+                return False
+            self._connections.add(connection)
+            return True
+
+    def _untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        connection: socket.socket = request
+        if not self._track(connection):
+            return
+        try:
+            if self.context is not None:
+                connection = self.context.wrap_socket(
+                    request, server_side=True, do_handshake_on_connect=False
+                )
+                self._untrack(request)
+                if not self._track(connection):
+                    return
+                connection.settimeout(HANDSHAKE_TIMEOUT)
+                try:
+                    connection.do_handshake()
+                except (OSError, ValueError) as exc:
+                    self.lab._record(
+                        {
+                            "time": _now(),
+                            "event": "tls-handshake-failed",
+                            "client": str(client_address[0]),
+                            "error": str(exc) or type(exc).__name__,
+                        }
+                    )
+                    return
+            connection.settimeout(IDLE_TIMEOUT)
+            self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
+        except (OSError, ValueError):
+            pass  # the client went away, or stop() shut the connection down
+        except Exception:  # a bug in the lab: show it, keep serving the others
+            traceback.print_exc()
+        finally:
+            self._untrack(connection)
+            self._untrack(request)
+            if connection is not request:
+                connection.close()
+
+    def close_connections(self) -> None:
+        """Shut down every open connection so that its thread ends (stop() calls this)."""
+        with self._connections_lock:
+            self._closing = True
+            connections = list(self._connections)
+        for connection in connections:
+            # The plain socket's shutdown: SSLSocket.shutdown would drop the TLS object under
+            # the thread still reading from it.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # finish_request already absorbs connection errors; nothing to print
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; every answer has a length; no logging to stderr."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "sztp-lab"
+    sys_version = ""
+    server: _LabHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    _pending: dict[str, Any] | None = None
+
+    def _begin(self, record: dict[str, Any]) -> dict[str, Any]:
+        self._pending = record
+        return record
+
+    def _commit(self) -> None:
+        """Log the request's record (once): before the answer's last bytes leave, so that a
+        client that has its answer also finds the record."""
+        record, self._pending = self._pending, None
+        if record is not None:
+            self.server.lab._record(record)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        close: bool = False,
+    ) -> None:
+        if self._pending is not None:
+            self._pending["status"] = status
+            self._commit()
+        self.send_response(status)
+        if content_type is not None and status != 204:
+            self.send_header("Content-Type", content_type)
+        if status != 204 and status >= 200:
+            self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD" and status != 204 and body:
+            self.wfile.write(body)
+        self.wfile.flush()
+
+    def _discard_body(self, limit: int = MAX_REQUEST_BODY) -> None:
+        """Read and drop a request body of up to ``limit`` bytes, so that the client reads the
+        answer before the connection closes; close the connection after a larger one."""
+        if "Transfer-Encoding" in self.headers:
+            self.close_connection = True
+            return
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            self.close_connection = True
+            return
+        if length > limit or length < 0:
+            self.close_connection = True
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(FILE_CHUNK, length))
+            if not chunk:
+                self.close_connection = True
+                return
+            length -= len(chunk)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        raise NotImplementedError
+
+
+class _BackgroundServer:
+    """start/stop, the context manager, the address and the log of both servers."""
+
+    _handler_class: ClassVar[type[_Handler]]
+    _thread_name: ClassVar[str]
+
+    def __init__(self, *, host: str, port: int, log_path: Path | None) -> None:
+        self.host = host
+        self._requested_port = port
+        self.log_path = log_path
+        self._log_lock = threading.Lock()
+        self._log: list[dict[str, Any]] = []
+        self._httpd: _LabHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def _context(self) -> ssl.SSLContext | None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Bind and serve in a background thread; returns once the port is known."""
+        if self._httpd is not None:
+            raise RuntimeError("the server is already running")
+        self._stopping.clear()
+        httpd = _LabHTTPServer(
+            (self.host, self._requested_port), self._handler_class, self._context(), self
+        )
+        thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self._thread_name}:{httpd.server_port}",
+            daemon=True,
+        )
+        self._httpd, self._thread = httpd, thread
+        thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, shut the open connections and join every thread; idempotent."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if thread is not None:
+            thread.join()
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the server is not running")
+        return self._httpd.server_port
+
+    @property
+    def scheme(self) -> str:
+        return "https"
+
+    @property
+    def url(self) -> str:
+        """``https://127.0.0.1:PORT`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def log(self) -> list[dict[str, Any]]:
+        """A snapshot of the log records, oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_log(self) -> None:
+        """Forget the records kept in memory (the log file is left as it is)."""
+        with self._log_lock:
+            self._log.clear()
+
+    def requests(self, event: str | None = None) -> list[dict[str, Any]]:
+        """The records of ``event`` (all records when None), oldest first."""
+        return [r for r in self.log if event is None or r.get("event") == event]
+
+    def _record(self, record: dict[str, Any]) -> None:
+        with self._log_lock:
+            self._log.append(record)
+            if self.log_path is not None:
+                line = json.dumps(record, sort_keys=False) + "\n"
+                with self.log_path.open("a", encoding="utf-8") as out:
+                    out.write(line)
+
+
+# ---------------------------------------------------------------------------------------------
+# The bootstrap server
+
+
+class _Refused(Exception):
+    """An answer that ends a request early: status, a RESTCONF error and extra headers."""
+
+    def __init__(
+        self,
+        status: int,
+        tag: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        close: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.tag = tag
+        self.message = message
+        self.headers = dict(headers or {})
+        self.close = close
+
+
+class _BootstrapHandler(_Handler):
+    server: _LabHTTPServer
+
+    @property
+    def lab(self) -> LabBootstrapServer:
+        lab = self.server.lab
+        assert isinstance(lab, LabBootstrapServer)
+        return lab
+
+    def _basic(self) -> tuple[str, str] | None:
+        header = self.headers.get("Authorization", "")
+        scheme, _, credentials = header.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, colon, password = decoded.partition(":")
+        return (username, password) if colon else None
+
+    def _dispatch(self) -> None:
+        config = self.lab.config
+        path = urlsplit(self.path).path
+        root = config.served_root()
+        basic = self._basic()
+        serial = _peer_serial(self.connection) or (basic[0] if basic else None)
+        authorization = self.headers.get("Authorization")
+        record: dict[str, Any] = self._begin(
+            {
+                "time": _now(),
+                "method": self.command,
+                "path": self.path,
+                "status": None,
+                "client_serial": serial,
+            }
+        )
+        chain_length = _peer_chain_length(self.connection)
+        if chain_length is not None:
+            record["client_chain_len"] = chain_length
+        record.update(
+            {
+                "authorization": authorization.strip().partition(" ")[0].lower()
+                if authorization
+                else None,
+                "username": basic[0] if basic else None,
+                "content_type": self.headers.get("Content-Type"),
+                "accept": self.headers.get("Accept"),
+            }
+        )
+        rpcs = {
+            f"{root}/operations/{GET_BOOTSTRAPPING_DATA}": "get-bootstrapping-data",
+            f"{root}/operations/{REPORT_PROGRESS}": "report-progress",
+        }
+        event = rpcs.get(path) or ("host-meta" if path == HOST_META_PATH else "other")
+        record["event"] = event
+        try:
+            if event == "host-meta":
+                self._host_meta(record)
+            elif event == "other":
+                self._discard_body()
+                raise _Refused(404, "invalid-value", f"no resource at {path}")
+            else:
+                self._rpc(event, record, basic)
+        except _Refused as refused:
+            record["status"] = refused.status
+            record.setdefault("error", refused.message)
+            self._send(
+                refused.status,
+                restconf_errors(refused.tag, refused.message),
+                JSON_MEDIA_TYPE,
+                refused.headers,
+                close=refused.close,
+            )
+        except (OSError, ValueError):
+            raise  # the connection failed: nothing to answer on
+        except Exception as exc:  # a bug in the lab: say so in the log and to the device
+            traceback.print_exc()
+            record["status"] = 500
+            record["error"] = f"lab server error: {exc!r}"
+            self._send(
+                500,
+                restconf_errors("operation-failed", record["error"]),
+                JSON_MEDIA_TYPE,
+                close=True,
+            )
+        finally:
+            self._commit()
+
+    def _host_meta(self, record: dict[str, Any]) -> None:
+        self._discard_body()
+        if self.command not in {"GET", "HEAD"}:
+            raise _Refused(
+                405, "operation-not-supported", "host-meta is read with GET", {"Allow": "GET, HEAD"}
+            )
+        advertised = self.lab.config.host_meta
+        if advertised is None:
+            raise _Refused(404, "invalid-value", "this server has no host-meta")
+        record["status"] = 200
+        self._send(200, host_meta_xrd(advertised), XRD_MEDIA_TYPE)
+
+    def _read_body(self) -> bytes:
+        if "Transfer-Encoding" in self.headers:
+            raise _Refused(
+                411, "malformed-message", "send the request with a Content-Length", close=True
+            )
+        text = self.headers.get("Content-Length", "0").strip()
+        if not text.isdigit():
+            raise _Refused(400, "malformed-message", "bad Content-Length", close=True)
+        length = int(text)
+        if length > MAX_REQUEST_BODY:
+            self._discard_body(DRAIN_LIMIT)
+            raise _Refused(
+                413,
+                "too-big",
+                f"request body of {length} bytes exceeds {MAX_REQUEST_BODY} bytes",
+                close=True,
+            )
+        return self.rfile.read(length) if length else b""
+
+    def _rpc(self, event: str, record: dict[str, Any], basic: tuple[str, str] | None) -> None:
+        config = self.lab.config
+        if self.command != "POST":
+            self._discard_body()
+            raise _Refused(
+                405, "operation-not-supported", "RPCs are invoked with POST", {"Allow": "POST"}
+            )
+        body = self._read_body()
+        if config.basic_auth is not None:
+            expected = config.basic_auth.get(basic[0]) if basic else None
+            if (
+                basic is None
+                or expected is None
+                or not hmac.compare_digest(basic[1].encode(), expected.encode())
+            ):
+                raise _Refused(
+                    401,
+                    "access-denied",
+                    "valid HTTP Basic credentials are required",
+                    {"WWW-Authenticate": f'Basic realm="{BASIC_REALM}"'},
+                )
+        media_type = _essence(self.headers.get("Content-Type"))
+        if media_type not in {JSON_MEDIA_TYPE, XML_MEDIA_TYPE}:
+            raise _Refused(
+                415,
+                "invalid-value",
+                f"Content-Type must be {JSON_MEDIA_TYPE} or {XML_MEDIA_TYPE}",
+            )
+        if event == "get-bootstrapping-data":
+            self._get_bootstrapping_data(body, media_type, record)
+        else:
+            self._report_progress(body, media_type, record)
+
+    def _get_bootstrapping_data(self, body: bytes, media_type: str, record: dict[str, Any]) -> None:
+        try:
+            request = _parse_gbd_input(body, media_type)
+        except DataError as exc:
+            raise _Refused(400, "malformed-message", str(exc)) from None
+        record["input"] = {
+            "signed-data-preferred": request.signed_data_preferred,
+            "hw-model": request.hw_model,
+            "os-name": request.os_name,
+            "os-version": request.os_version,
+            "nonce": encode_base64(request.nonce) if request.nonce is not None else None,
+        }
+        config = self.lab.config
+        serial = record["client_serial"]
+        response = config.responses.get(serial) if serial is not None else None
+        if response is None:
+            response = config.default
+        if response is None:
+            record["answer"] = "none"
+            raise _Refused(404, "invalid-value", f"no bootstrapping data for device {serial}")
+        if response.delay > 0:
+            self.lab._stopping.wait(response.delay)
+        if response.body_override is not None:
+            record["answer"] = "override"
+            record["status"] = response.status
+            self._send(response.status, response.body_override, response.media_type)
+            return
+        if response.status != 200 or response.error_document is not None:
+            record["answer"] = "error"
+            record["status"] = response.status
+            document = response.error_document
+            if document is None:
+                tag = _STATUS_TAGS.get(response.status, "operation-failed")
+                document = restconf_errors(tag, f"the lab answers {response.status}")
+            self._send(response.status, document, JSON_MEDIA_TYPE)
+            return
+
+        signed: SignedSet | None = None
+        unsigned: bytes | None = None
+        if request.signed_data_preferred or response.unsigned is None:
+            if response.has_signed:
+                try:
+                    signed = self._signed(response, request.nonce)
+                except Exception as exc:  # a test's factory failed: say so to the device
+                    raise _Refused(500, "operation-failed", f"make_signed failed: {exc}") from None
+            else:
+                unsigned = response.unsigned
+        else:
+            unsigned = response.unsigned
+        if signed is not None:
+            record["answer"] = "signed"
+            document = output_document(
+                signed.conveyed_information,
+                signed.owner_certificate,
+                signed.ownership_voucher,
+                response.reporting_level,
+                response.media_type,
+            )
+        elif unsigned is not None:
+            record["answer"] = "unsigned"
+            document = output_document(
+                unsigned, None, None, response.reporting_level, response.media_type
+            )
+        else:
+            record["answer"] = "none"
+            raise _Refused(404, "invalid-value", f"no bootstrapping data for device {serial}")
+        record["status"] = 200
+        self._send(200, document, response.media_type)
+
+    @staticmethod
+    def _signed(response: Response, nonce: bytes | None) -> SignedSet | None:
+        if response.make_signed is not None:
+            return response.make_signed(nonce)
+        return response.signed
+
+    def _report_progress(self, body: bytes, media_type: str, record: dict[str, Any]) -> None:
+        try:
+            report = _parse_report_input(body, media_type)
+        except DataError as exc:
+            raise _Refused(400, "malformed-message", str(exc)) from None
+        progress_type = report.progress_type.value
+        record["progress-type"] = progress_type
+        record["message"] = report.message
+        record["ssh-host-keys"] = [
+            {"algorithm": key.algorithm, "key-data": encode_base64(key.key_data)}
+            for key in report.ssh_host_keys
+        ]
+        record["trust-anchor-certs"] = len(report.trust_anchor_certs)
+        record["trust-anchor-cert-values"] = [encode_base64(c) for c in report.trust_anchor_certs]
+        config = self.lab.config
+        status = config.report_status_for.get(progress_type, config.report_status)
+        record["status"] = status
+        if status == 204:
+            self._send(204)
+        elif status >= 300:
+            tag = _STATUS_TAGS.get(status, "operation-failed")
+            self._send(status, restconf_errors(tag, f"the lab answers {status}"), JSON_MEDIA_TYPE)
+        else:
+            self._send(status, json.dumps({f"{MODULE}:output": {}}).encode(), JSON_MEDIA_TYPE)
+
+
+class LabBootstrapServer(_BackgroundServer):
+    """An RFC 8572 bootstrap server on ``host`` (loopback), answering as ``config`` says.
+
+    Log records (``log``, ``requests(event)``, and one JSON line each in ``log_path``):
+
+    every request: ``time``, ``method``, ``path``, ``status``, ``client_serial`` (certificate
+    serialNumber, else Basic username, else None), ``client_chain_len`` (certificates the client
+    sent, when this Python can tell), ``authorization`` (the scheme, lower case, e.g. "basic",
+    or None), ``username``, ``content_type``, ``accept``, ``event``
+    ("get-bootstrapping-data", "report-progress", "host-meta" or "other"), and ``error`` for
+    refused requests.  get-bootstrapping-data adds ``input`` (``signed-data-preferred`` bool,
+    ``hw-model``, ``os-name``, ``os-version``, ``nonce`` base64 or None) and ``answer``
+    ("signed", "unsigned", "error", "override" or "none").  report-progress adds
+    ``progress-type``, ``message``, ``ssh-host-keys`` ([{algorithm, key-data (base64)}]),
+    ``trust-anchor-certs`` (a count) and ``trust-anchor-cert-values`` (base64 each).  A failed
+    TLS handshake is recorded as event "tls-handshake-failed" with ``client`` and ``error``.
+    """
+
+    _handler_class = _BootstrapHandler
+    _thread_name = "sztp-lab-bootstrap"
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_path: Path | None = None,
+    ) -> None:
+        super().__init__(host=host, port=port, log_path=log_path)
+        self.config = config
+
+    def _context(self) -> ssl.SSLContext:
+        return tls_server_context(
+            self.config.identity,
+            self.config.client_ca,
+            require_client_certificate=self.config.require_client_certificate,
+            minimum_version=self.config.tls_minimum_version,
+            maximum_version=self.config.tls_maximum_version,
+        )
+
+    @property
+    def restconf_root(self) -> str:
+        return self.config.served_root()
+
+    @property
+    def get_bootstrapping_data_url(self) -> str:
+        return f"{self.url}{self.restconf_root}/operations/{GET_BOOTSTRAPPING_DATA}"
+
+    @property
+    def report_progress_url(self) -> str:
+        return f"{self.url}{self.restconf_root}/operations/{REPORT_PROGRESS}"
+
+    def reports(self) -> list[str]:
+        """The progress types reported (and parsed), in order."""
+        return [
+            r["progress-type"] for r in self.requests("report-progress") if "progress-type" in r
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The file server
+
+
+class _Unsatisfiable(Exception):
+    pass
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte range a ``Range`` header asks of a ``size``-byte file.
+
+    None means "send the whole file" (no header, a header this server ignores: not bytes,
+    several ranges, malformed).  An unsatisfiable range raises ``_Unsatisfiable``.
+    """
+    if header is None:
+        return None
+    unit, equals, spec = header.strip().partition("=")
+    if not equals or unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    first, last = first.strip(), last.strip()
+    if not first:
+        if not last.isdigit():
+            return None
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise _Unsatisfiable
+        return max(0, size - suffix), size - 1
+    if not first.isdigit() or (last and not last.isdigit()):
+        return None
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise _Unsatisfiable
+    end = int(last) if last else size - 1
+    return start, min(end, size - 1)
+
+
+def _route_key(path: str) -> str:
+    return "/" + path.lstrip("/")
+
+
+def _lookup(mapping: Mapping[str, int], key: str) -> int | None:
+    """``mapping[key]``, the key with or without its leading slash."""
+    value = mapping.get(key)
+    return value if value is not None else mapping.get(key.lstrip("/"))
+
+
+class _FileHandler(_Handler):
+    server: _LabHTTPServer
+
+    @property
+    def lab(self) -> LabFileServer:
+        lab = self.server.lab
+        assert isinstance(lab, LabFileServer)
+        return lab
+
+    def _resolve(self, url_path: str) -> Path | None:
+        parts = [p for p in unquote(url_path).split("/") if p]
+        if not parts or any(p in {".", ".."} or "\\" in p or "\x00" in p for p in parts):
+            return None
+        target = self.lab.directory.joinpath(*parts)
+        return target if target.is_file() else None
+
+    def _dispatch(self) -> None:
+        url_path = urlsplit(self.path).path
+        key = _route_key(url_path)
+        record: dict[str, Any] = self._begin(
+            {
+                "time": _now(),
+                "event": "file",
+                "method": self.command,
+                "path": self.path,
+                "status": None,
+                "range": self.headers.get("Range"),
+                "sent": 0,
+            }
+        )
+        try:
+            self._serve(url_path, key, record)
+        finally:
+            self._commit()
+
+    def _serve(self, url_path: str, key: str, record: dict[str, Any]) -> None:
+        if self.command not in {"GET", "HEAD"}:
+            self._discard_body()
+            record["status"] = 405
+            self._send(
+                405, b"method not allowed\n", "text/plain", {"Allow": "GET, HEAD"}, close=True
+            )
+            return
+        failure = _lookup(self.lab.fail, key)
+        if failure is not None:
+            record["status"] = failure
+            self._send(failure, f"injected failure {failure}\n".encode(), "text/plain")
+            return
+        target = self._resolve(url_path)
+        if target is None:
+            record["status"] = 404
+            self._send(404, b"not found\n", "text/plain")
+            return
+        size = target.stat().st_size
+        try:
+            wanted = _parse_range(self.headers.get("Range"), size)
+        except _Unsatisfiable:
+            record["status"] = 416
+            self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
+            return
+        start, end = wanted if wanted is not None else (0, size - 1)
+        length = end - start + 1 if size else 0
+        status = 206 if wanted is not None else 200
+        record["status"] = status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        if wanted is not None:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        limit = _lookup(self.lab.truncate, key)
+        to_send = length if limit is None else min(limit, length)
+        if to_send < length and self.command != "HEAD":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+            record["truncated"] = True
+        if self.command == "HEAD" or to_send == 0:
+            self._commit()
+            self.end_headers()
+            self.wfile.flush()
+            return
+        self.end_headers()
+        record["sent"] = to_send
+        sent = 0
+        with target.open("rb") as source:
+            source.seek(start)
+            while sent < to_send:
+                chunk = source.read(min(FILE_CHUNK, to_send - sent))
+                if not chunk:  # the file shrank meanwhile
+                    record["sent"] = sent
+                    self.close_connection = True
+                    break
+                if sent + len(chunk) >= to_send:
+                    self._commit()
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        self.wfile.flush()
+
+
+class LabFileServer(_BackgroundServer):
+    """Files of ``directory`` over HTTPS (``identity``), or plain HTTP when ``identity`` is None.
+
+    GET and HEAD; ``Range: bytes=a-b`` / ``a-`` / ``-n`` give 206 with Content-Range, an
+    unsatisfiable range 416; other methods 405; missing files (and paths with ``..``) 404.
+    Files are streamed in 64 KiB chunks.  ``fail`` maps a URL path (``/name``, the leading slash
+    optional) to a status answered instead; ``truncate`` maps one to a byte count after which
+    the connection is closed (the headers promise the full length).  Both are plain dicts that
+    tests may change while the server runs.
+
+    Log records: ``time``, ``event`` ("file"), ``method``, ``path``, ``status``, ``range`` (the
+    Range header or None), ``sent`` (body bytes written) and ``truncated`` when cut short.
+    """
+
+    _handler_class = _FileHandler
+    _thread_name = "sztp-lab-files"
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        identity: Issued | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fail: Mapping[str, int] | None = None,
+        truncate: Mapping[str, int] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        super().__init__(host=host, port=port, log_path=log_path)
+        self.directory = Path(directory)
+        self.identity = identity
+        self.fail: dict[str, int] = {_route_key(k): v for k, v in (fail or {}).items()}
+        self.truncate: dict[str, int] = {_route_key(k): v for k, v in (truncate or {}).items()}
+
+    def _context(self) -> ssl.SSLContext | None:
+        if self.identity is None:
+            return None
+        return tls_server_context(self.identity)
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.identity is None else "https"
+
+    def url_for(self, name: str) -> str:
+        """The URL of file ``name`` (relative to the served directory)."""
+        return f"{self.url}{_route_key(name)}"
