@@ -6,14 +6,19 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the test suite and the demo use (installed when missing, as root).
 SYSTEM_PACKAGES := openssl ca-certificates
+# Debian packages `make bench` needs on top: the image server and the download baseline.
+BENCH_PACKAGES := nginx curl
 PYTEST_WORKERS ?= 2
 
-.PHONY: all test lint bench demo system-deps venv clean
+.PHONY: all test lint bench demo system-deps bench-deps venv clean
 
 all: test
 
 system-deps:
 	@scripts/install-system-deps $(SYSTEM_PACKAGES)
+
+bench-deps:
+	@scripts/install-system-deps $(BENCH_PACKAGES)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +36,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check sztp_client sztp_lab tests bench
 	$(VENV)/bin/mypy --strict sztp_client
 
-bench: system-deps $(STAMP)
+bench: system-deps bench-deps $(STAMP)
 	$(PY) bench/verify_bench.py
+	$(PY) bench/session_bench.py
 
 demo: system-deps $(STAMP)
 	$(PY) -m sztp_lab.demo

@@ -199,7 +199,8 @@ class ScriptError(SZTPError):
     exit_code = EXIT_DATAERR
 
     def __init__(self, stage: str, message: str, output: str = "") -> None:
-        super().__init__(message)
+        # D4: the tail of the script's output goes into the progress report's message
+        super().__init__(f"{message}; output:\n{output}" if output else message)
         self.stage = stage
         self.output = output
 

@@ -165,8 +165,13 @@ class Runner:
             connect=config.network.connect_timeout, read=config.network.read_timeout
         )
         limits = config.limits
+        # The reply carries the three artifacts in base64 (4/3 of their size, plus line
+        # breaks, which D13 allows) inside a JSON or XML wrapper.
+        artifacts = (
+            limits.conveyed_information + limits.owner_certificate + limits.ownership_voucher
+        )
         self.transport_limits = TransportLimits(
-            response=limits.conveyed_information + limits.owner_certificate * 2 + 65536,
+            response=(artifacts * 4 // 3 + 12) * 66 // 64 + 65536,
             error_document=limits.error_document,
             host_meta=limits.host_meta,
         )

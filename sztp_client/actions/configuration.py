@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from sztp_client.actions.scripts import CLEAN_PATH, DEFAULT_OUTPUT_LIMIT, run_process
+from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.encoding import load_json
 from sztp_client.errors import ConfigApplyError, EncodingError
 from sztp_client.model.conveyed import ConfigurationHandling
@@ -100,22 +100,14 @@ class CommandApplier:
         self._committed: ConfigurationHandling | None = None
 
     def _run(self, argv: list[str], env: dict[str, str], what: str, shown: str) -> None:
-        try:
-            outcome = run_process(
-                argv,
-                env=env,
-                cwd=self.work_dir,
-                timeout=self.timeout,
-                output_limit=DEFAULT_OUTPUT_LIMIT,
-            )
-        except OSError as exc:
-            raise ConfigApplyError(
-                f"cannot start the {what} command {shown}: {exc.strerror or exc}"
-            ) from exc
-        if outcome.timed_out or outcome.returncode != 0:
-            output = outcome.text()
-            message = f"the {what} command {shown} {outcome.describe()}"
-            raise ConfigApplyError(f"{message}; output:\n{output}" if output else message)
+        run_checked(
+            argv,
+            env=env,
+            cwd=self.work_dir,
+            timeout=self.timeout,
+            what=f"{what} command {shown}",
+            error=ConfigApplyError,
+        )
 
     def commit(self, configuration: bytes, handling: ConfigurationHandling) -> None:
         handling = ConfigurationHandling(handling)

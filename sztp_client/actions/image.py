@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
-from sztp_client.actions.scripts import CLEAN_PATH, DEFAULT_OUTPUT_LIMIT, run_process
+from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.encoding import format_datetime
 from sztp_client.errors import BootImageError, SZTPError
 from sztp_client.model.conveyed import SHA_256, BootImage
@@ -292,23 +292,14 @@ class CommandInstaller:
 
     def install(self, image: Path, boot_image: BootImage, sha256: bytes) -> None:
         argv = self.argv(image)
-        shown = shlex.join(self.command)
-        try:
-            outcome = run_process(
-                argv,
-                env=_image_environment(image, boot_image, sha256),
-                cwd=image.parent,
-                timeout=self.timeout,
-                output_limit=DEFAULT_OUTPUT_LIMIT,
-            )
-        except OSError as exc:
-            raise BootImageError(
-                f"cannot start the installer command {shown}: {exc.strerror or exc}"
-            ) from exc
-        if outcome.timed_out or outcome.returncode != 0:
-            output = outcome.text()
-            message = f"the installer command {shown} {outcome.describe()}"
-            raise BootImageError(f"{message}; output:\n{output}" if output else message)
+        run_checked(
+            argv,
+            env=_image_environment(image, boot_image, sha256),
+            cwd=image.parent,
+            timeout=self.timeout,
+            what=f"installer command {shlex.join(self.command)}",
+            error=BootImageError,
+        )
 
 
 _SLOTS: Final = ("a", "b")

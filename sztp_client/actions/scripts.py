@@ -32,12 +32,12 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from sztp_client.errors import ScriptError
+from sztp_client.errors import ScriptError, SZTPError
 
 __all__ = [
     "CLEAN_PATH",
@@ -374,6 +374,30 @@ def _remove_work_dir(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     if path.exists():
         _log.warning("could not remove the script working directory %s", path)
+
+
+def run_checked(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout: float,
+    what: str,
+    error: Callable[[str], SZTPError],
+) -> None:
+    """Run a configured command (installer, commit, rollback); raise ``error(message)`` when it
+    cannot start, exits non-zero, is killed or times out.  The message names the command and
+    carries the tail of its output."""
+    try:
+        outcome = run_process(
+            argv, env=env, cwd=cwd, timeout=timeout, output_limit=DEFAULT_OUTPUT_LIMIT
+        )
+    except OSError as exc:
+        raise error(f"cannot start the {what}: {exc.strerror or exc}") from exc
+    if outcome.timed_out or outcome.returncode != 0:
+        output = outcome.text()
+        message = f"the {what} {outcome.describe()}"
+        raise error(f"{message}; output:\n{output}" if output else message)
 
 
 def run_script(

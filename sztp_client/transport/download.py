@@ -173,14 +173,14 @@ def _pool_manager(
         context = trusted_context(anchors, clock if clock is not None else Clock.untrusted(), None)
         return urllib3.PoolManager(
             num_pools=2,
-            timeout=timeouts.urllib3(),
+            timeout=timeouts.as_urllib3(),
             retries=retries,
             ssl_context=context,
             cert_reqs=ssl.CERT_REQUIRED,
         )
     return urllib3.PoolManager(
         num_pools=2,
-        timeout=timeouts.urllib3(),
+        timeout=timeouts.as_urllib3(),
         retries=retries,
         ssl_context=provisional_context(None),
         cert_reqs=ssl.CERT_NONE,

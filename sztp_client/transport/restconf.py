@@ -282,7 +282,8 @@ class Timeouts:
         if not (self.connect > 0 and self.read > 0):
             raise ValueError("timeouts must be positive")
 
-    def urllib3(self) -> urllib3.Timeout:
+    def as_urllib3(self) -> urllib3.Timeout:
+        """The same timeouts as urllib3 takes them."""
         return urllib3.Timeout(connect=self.connect, read=self.read)
 
 
@@ -549,7 +550,7 @@ class RestconfClient:
         self._pool = urllib3.HTTPSConnectionPool(
             address,
             endpoint.port,
-            timeout=timeouts.urllib3(),
+            timeout=timeouts.as_urllib3(),
             maxsize=1,
             retries=False,
             ssl_context=context,
@@ -628,7 +629,7 @@ class RestconfClient:
             message,
             status=reply.status,
             error_tag=document.tag,
-            error_message=document.message,
+            error_message=None if document.message is None else _shown(document.message),
             error_info=document.info,
         )
 
