@@ -31,6 +31,7 @@ import contextlib
 import grp
 import hashlib
 import hmac
+import io
 import json
 import os
 import platform
@@ -281,9 +282,20 @@ class Throughput:
         }
 
 
-def time_client_download(url: str, destination: Path, size: int, expected: bytes) -> float:
-    """One ``download()`` into ``destination`` with the runner's kind of space check."""
-    directory = destination.parent
+class Discard(io.RawIOBase):
+    """A destination that drops what it is given: the download without the disk write."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(memoryview(data))
+
+
+def time_client_download(url: str, destination: Path | None, size: int, expected: bytes) -> float:
+    """One ``download()`` into a new file ``destination`` (None: into :class:`Discard`), with
+    the runner's kind of space check; the digest must be the expected one."""
+    directory = destination.parent if destination is not None else Path(tempfile.gettempdir())
 
     def check_space(_size: int) -> None:
         shutil.disk_usage(directory)
@@ -292,7 +304,7 @@ def time_client_download(url: str, destination: Path, size: int, expected: bytes
         return None
 
     start = time.perf_counter()
-    with destination.open("wb") as handle:
+    with destination.open("wb") if destination is not None else Discard() as handle:
         result = download(
             url,
             handle,
@@ -306,6 +318,17 @@ def time_client_download(url: str, destination: Path, size: int, expected: bytes
     if not ok:
         raise BenchError(f"download() gave {result.size} bytes, sha256 {result.sha256.hex()}")
     return elapsed
+
+
+def time_plain_write(destination: Path, size: int) -> float:
+    """Write ``size`` bytes (one MiB repeated) into a new file: what the disk write alone costs
+    on this machine."""
+    block = bytes(MIB)
+    start = time.perf_counter()
+    with destination.open("wb") as out:
+        for _ in range(size // MIB):
+            out.write(block)
+    return time.perf_counter() - start
 
 
 def time_baseline(bash: str, curl: str, openssl: str, url: str, expected: bytes) -> float:
@@ -333,15 +356,27 @@ def bench_download(
     bash, curl, openssl = tool("bash"), tool("curl"), tool("openssl")
     destination = work / "download.img"
     client: list[float] = []
+    discard: list[float] = []
     baseline: list[float] = []
+    write: list[float] = []
     for _ in range(runs):  # alternating, each after a sync so writeback does not carry over
         os.sync()
         client.append(time_client_download(url, destination, size, expected))
         destination.unlink()
+        os.sync()
+        discard.append(time_client_download(url, None, size, expected))
         if bash and curl and openssl:
             os.sync()
             baseline.append(time_baseline(bash, curl, openssl, url, expected))
-    result: dict[str, Any] = {"size_mib": size // MIB, "client": Throughput.of(size, client)}
+        os.sync()
+        write.append(time_plain_write(destination, size))
+        destination.unlink()
+    result: dict[str, Any] = {
+        "size_mib": size // MIB,
+        "client": Throughput.of(size, client),
+        "client_discard": Throughput.of(size, discard),
+        "plain_write": Throughput.of(size, write),
+    }
     if baseline:
         result["baseline"] = Throughput.of(size, baseline)
     else:
@@ -675,16 +710,20 @@ def run(image_mib: int, download_runs: int, session_runs: int) -> dict[str, Any]
 
     download_result = summary["download"]
     if "client" in download_result:
-        client = download_result["client"]
         baseline = download_result["baseline"]
         if baseline is not None:
-            download_result["ratio_median"] = round(client.median_mbps / baseline.median_mbps, 2)
-            download_result["ratio_best"] = round(client.best_mbps / baseline.best_mbps, 2)
+            for key, name in (("client", "ratio"), ("client_discard", "ratio_discard")):
+                measured = download_result[key]
+                download_result[f"{name}_median"] = round(
+                    measured.median_mbps / baseline.median_mbps, 2
+                )
+                download_result[f"{name}_best"] = round(measured.best_mbps / baseline.best_mbps, 2)
             download_result["goal"] = verdict(
                 download_result["ratio_median"] >= GOAL_DOWNLOAD_RATIO
             )
-        download_result["client"] = client.as_dict()
-        download_result["baseline"] = baseline.as_dict() if baseline is not None else None
+        for key in ("client", "client_discard", "plain_write", "baseline"):
+            value = download_result[key]
+            download_result[key] = value.as_dict() if value is not None else None
     return summary
 
 
@@ -718,8 +757,19 @@ def format_table(summary: dict[str, Any]) -> str:
             f"1. image download + SHA-256, {d['size_mib']} MiB over loopback HTTPS "
             f"({d['client']['runs']} runs each, alternating)"
         )
-        c = d["client"]
-        row("   client: download() into a file", c["best_mb_per_s"], c["median_mb_per_s"], "MB/s")
+        c, x, w = d["client"], d["client_discard"], d["plain_write"]
+        row(
+            "   client: download() into a new file",
+            c["best_mb_per_s"],
+            c["median_mb_per_s"],
+            "MB/s",
+        )
+        row(
+            "   client: download() into a discarding sink",
+            x["best_mb_per_s"],
+            x["median_mb_per_s"],
+            "MB/s",
+        )
         b = d["baseline"]
         if b is None:
             lines.append(f"   baseline skipped: {d['baseline_error']}")
@@ -730,10 +780,21 @@ def format_table(summary: dict[str, Any]) -> str:
                 b["median_mb_per_s"],
                 "MB/s",
             )
+        row(
+            f"   reference: write {d['size_mib']} MiB into a new file",
+            w["best_mb_per_s"],
+            w["median_mb_per_s"],
+            "MB/s",
+        )
+        if b is not None:
             lines.append(
-                f"{'   ratio client / baseline':<52} {d['ratio_best']:>9.2f} "
+                f"{'   ratio client (file) / baseline':<52} {d['ratio_best']:>9.2f} "
                 f"{d['ratio_median']:>9.2f}  {'':<5} >= {GOAL_DOWNLOAD_RATIO:g} (median): "
                 f"{d['goal']}"
+            )
+            lines.append(
+                f"{'   ratio client (sink) / baseline':<52} {d['ratio_discard_best']:>9.2f} "
+                f"{d['ratio_discard_median']:>9.2f}"
             )
     s = summary["session"]
     r, v = s["run_once"], s["version"]

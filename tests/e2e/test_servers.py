@@ -187,7 +187,7 @@ def _openssl_set(env: Env, conveyed: bytes, *, serial_number: str = SERIAL) -> S
 
 
 def test_server_error_document_then_next_server(env: Env) -> None:
-    """D8, R-091, R-057: a 500 with a RESTCONF error document means no data from that server:
+    """R-004, D8, R-091, R-057: a 500 with a RESTCONF error document means no data from that server:
     its error-message is recorded and the next well-known server is used."""
     failing = env.server(
         Response(status=500, error_document=restconf_errors("operation-failed", "boom"))
@@ -452,7 +452,7 @@ def test_expired_server_certificate_accepted_under_untrusted_clock(env: Env) -> 
 
 @pytest.mark.parametrize("clock", ["trusted", "untrusted"])
 def test_server_certificate_for_another_name_refused(env: Env, clock: str) -> None:
-    """R-017, R-059 (RFC 6125), D10: a certificate naming only other.example does not
+    """R-005, R-017, R-059 (RFC 6125), D10: a certificate naming only other.example does not
     authenticate 127.0.0.1, whatever the clock mode."""
     wrong = _server_identity(env, dns_names=["other.example"])
     server = env.server(Response(signed=env.signed(env.onboarding())), identity=wrong)
@@ -666,7 +666,7 @@ def test_redirect_dead_address_then_live_server(env: Env) -> None:
 
 
 def test_well_known_dead_address_then_live_server(env: Env) -> None:
-    """R-057, D8: the well-known servers too are tried in order past one that is down."""
+    """R-004, R-057, D8: the well-known servers too are tried in order past one that is down."""
     live = env.server(Response(signed=env.signed(env.onboarding())))
     dead = f"https://127.0.0.1:{_closed_port()}"
     device = env.device([dead, live], extra=_extra())

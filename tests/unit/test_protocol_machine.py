@@ -277,6 +277,7 @@ def test_illegal_event_leaves_state_unchanged() -> None:
 
 
 def test_terminal_states_accept_nothing() -> None:
+    """R-024: after processing, success or failure, the machine is done with this data."""
     machine = m.Machine(reports=False)
     machine.handle(m.Start())
     machine.handle(m.VerificationFailed(TrustError("decode", "x")))

@@ -31,6 +31,7 @@ GBD = "operations/ietf-sztp-bootstrap-server:get-bootstrapping-data"
     ],
 )
 def test_accepted(uri: str, expected: ServerEndpoint) -> None:
+    """R-099, D9: the accepted bootstrap-server URI forms."""
     assert parse_server_uri(uri) == expected
 
 
@@ -76,6 +77,7 @@ def test_accepted(uri: str, expected: ServerEndpoint) -> None:
     ],
 )
 def test_refused(uri: str) -> None:
+    """R-099, D9: http, userinfo, query, fragment and other forms are refused."""
     with pytest.raises(ModelError) as info:
         parse_server_uri(uri)
     assert info.value.field == "bootstrap-server-uri"

@@ -1,0 +1,48 @@
+"""The enclosing loop (R-011, R-012, D2): passes repeat with exponential backoff and jitter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sztp_client.config import parse_config
+from sztp_client.runner import Outcome, Runner
+from sztp_client.state.status import StatusRecorder
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_backoff_doubles_to_the_cap_with_jitter(tmp_path: Path) -> None:
+    config = parse_config(
+        '[device]\nserial-number = "SN-1"\n'
+        '[paths]\nstate-dir = "state"\nrun-dir = "run"\ncache-dir = "cache"\n'
+        "[retry]\ninitial = 5\nmaximum = 30\n",
+        tmp_path,
+    )
+    delays: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 6:
+            raise _Stop
+
+    runner = Runner(config, StatusRecorder(tmp_path / "run" / "status.json"), sleep=sleep)
+    with pytest.raises(_Stop):
+        runner.run_forever()
+    bases = [5, 10, 20, 30, 30, 30]
+    assert len(delays) == 6
+    for delay, base in zip(delays, bases, strict=True):
+        assert 0.8 * base <= delay <= 1.2 * base
+    assert runner.run_once() is Outcome.NOTHING
+
+
+def test_disabled_device_does_nothing(tmp_path: Path) -> None:
+    """R-001, R-011: with the flag off a pass ends at once."""
+    config = parse_config(
+        'enabled = false\n[device]\nserial-number = "SN-1"\n[paths]\nrun-dir = "run"\n', tmp_path
+    )
+    runner = Runner(config, StatusRecorder(None))
+    assert runner.run_forever() is Outcome.DISABLED
