@@ -42,7 +42,7 @@ from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.encoding import load_json
 from sztp_client.errors import ConfigApplyError, EncodingError
 from sztp_client.model.conveyed import ConfigurationHandling
-from sztp_client.state.store import write_atomic
+from sztp_client.state.store import fsync_dir, write_atomic
 
 __all__ = ["BACKUP_SUFFIX", "Applier", "CommandApplier", "FileApplier"]
 
@@ -206,14 +206,6 @@ def _dump_json(value: object) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class FileApplier:
     """Applies the configuration to one file (see the module documentation)."""
 
@@ -295,7 +287,7 @@ class FileApplier:
             if previous.content is None:
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             else:
                 write_atomic(self.path, previous.content, mode=previous.mode)
         except OSError as exc:
@@ -309,7 +301,7 @@ class FileApplier:
         self._previous = None
         try:
             self.backup.unlink()
-            _fsync_dir(self.backup.parent)
+            fsync_dir(self.backup.parent)
         except FileNotFoundError:
             return
         except OSError as exc:

@@ -34,7 +34,7 @@ from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.encoding import format_datetime
 from sztp_client.errors import BootImageError, SZTPError
 from sztp_client.model.conveyed import SHA_256, BootImage
-from sztp_client.state.store import write_atomic
+from sztp_client.state.store import fsync_dir, write_atomic
 
 __all__ = [
     "DEFAULT_MIN_FREE_BYTES",
@@ -314,14 +314,6 @@ def _read_small(path: Path) -> bytes | None:
         return None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ABDirectoryInstaller:
     """Installs into the inactive one of two slot directories, ``root/a`` and ``root/b``.
 
@@ -361,7 +353,7 @@ class ABDirectoryInstaller:
             nxt = root / "next"
             if (_read_small(nxt) or b"").strip() == target.encode():
                 nxt.unlink()
-                _fsync_dir(root)
+                fsync_dir(root)
             slot.mkdir(mode=0o700, exist_ok=True)
             copied = _copy_atomic(image, slot / "image")
             if not hmac.compare_digest(copied, sha256):
@@ -394,7 +386,7 @@ class ABDirectoryInstaller:
         if slot not in _SLOTS:
             raise BootImageError(f"{nxt} names {slot!r:.40}, not a slot (a or b)")
         nxt.replace(root / "active")
-        _fsync_dir(root)
+        fsync_dir(root)
         return slot
 
     @staticmethod
@@ -431,7 +423,7 @@ def _copy_atomic(source: Path, destination: Path) -> bytes:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(destination.parent)
+    fsync_dir(destination.parent)
     return digest.digest()
 
 
