@@ -355,8 +355,11 @@ class ABDirectoryInstaller:
                 nxt.unlink()
                 fsync_dir(root)
             slot.mkdir(mode=0o700, exist_ok=True)
-            copied = _copy_atomic(image, slot / "image")
+            linked = _link_atomic(image, slot / "image")
+            copied = _hash_file(slot / "image") if linked else _copy_atomic(image, slot / "image")
             if not hmac.compare_digest(copied, sha256):
+                with contextlib.suppress(OSError):
+                    (slot / "image").unlink()
                 raise BootImageError(
                     f"the image copied into slot {target} has SHA-256 {copied.hex(':')}, not "
                     f"the verified {sha256.hex(':')}: it changed after verification"
@@ -404,6 +407,40 @@ class ABDirectoryInstaller:
             name if isinstance(name, str) else None,
             version if isinstance(version, str) else None,
         )
+
+
+def _hash_file(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def _link_atomic(source: Path, destination: Path) -> bool:
+    """Put ``source`` at ``destination`` by a hard link (same file system: no second write of a
+    large image; the caller still re-hashes it); False when a link is not possible there."""
+    tmp = destination.with_name(f".{destination.name}.{os.getpid()}.link")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fchmod(fd, 0o600)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(destination)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(destination.parent)
+    return True
 
 
 def _copy_atomic(source: Path, destination: Path) -> bytes:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import ssl
 import stat
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
@@ -52,6 +54,8 @@ MIB: Final = 1024 * 1024
 URI_FIELD: Final = "download-uri"
 WHAT: Final = "boot image"
 _USER_AGENT: Final = "sztp-client"
+#: chunks in flight between the reader and the writer thread (bounds the memory used)
+_QUEUE_CHUNKS: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,39 @@ def _write_all(destination: BinaryIO, chunk: bytes) -> None:
         view = view[written:]
 
 
+class _Writer(threading.Thread):
+    """Writes and hashes chunks on its own thread, so disk writes and SHA-256 (both release
+    the interpreter lock) overlap with reading and decrypting the next chunk."""
+
+    def __init__(self, destination: BinaryIO) -> None:
+        super().__init__(name="sztp-image-writer", daemon=True)
+        self.destination = destination
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+        self.digest = hashlib.sha256()
+        self.written = 0
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain, so the reader never blocks on a full queue
+            try:
+                _write_all(self.destination, chunk)
+            except OSError as exc:
+                self.error = exc
+                continue
+            self.digest.update(chunk)
+            self.written += len(chunk)
+
+    def failure(self) -> BootImageError | None:
+        if self.error is None:
+            return None
+        return BootImageError(
+            f"cannot write the boot image after {self.written} bytes: "
+            f"{self.error.strerror or self.error}"
+        )
+
+
 def _copy(
     read: Callable[[int], bytes],
     destination: BinaryIO,
@@ -88,25 +125,29 @@ def _copy(
         raise SizeLimitError(WHAT, total, max_bytes)
     if check_space is not None and total is not None:
         check_space(total)
-    digest = hashlib.sha256()
-    written = 0
-    while chunk := read(chunk_size):
-        written += len(chunk)
-        if max_bytes is not None and written > max_bytes:
-            raise SizeLimitError(WHAT, written, max_bytes)
-        try:
-            _write_all(destination, chunk)
-        except OSError as exc:
-            raise BootImageError(
-                f"cannot write the boot image after {written - len(chunk)} bytes: "
-                f"{exc.strerror or exc}"
-            ) from exc
-        digest.update(chunk)
-        if check_space is not None:
-            check_space(written)
-        if on_progress is not None:
-            on_progress(written, total)
-    return DownloadResult(size=written, sha256=digest.digest())
+    writer = _Writer(destination)
+    writer.start()
+    received = 0
+    try:
+        while chunk := read(chunk_size):
+            received += len(chunk)
+            if max_bytes is not None and received > max_bytes:
+                raise SizeLimitError(WHAT, received, max_bytes)
+            failure = writer.failure()
+            if failure is not None:
+                raise failure
+            writer.queue.put(chunk)
+            if check_space is not None:
+                check_space(received)
+            if on_progress is not None:
+                on_progress(received, total)
+    finally:
+        writer.queue.put(None)
+        writer.join()
+    failure = writer.failure()
+    if failure is not None:
+        raise failure
+    return DownloadResult(size=writer.written, sha256=writer.digest.digest())
 
 
 def _copy_file(

@@ -457,3 +457,22 @@ def test_read_boot_id(tmp_path: Path) -> None:
 
 def test_default_reserve_is_64_mib() -> None:
     assert img.DEFAULT_MIN_FREE_BYTES == 64 * 1024 * 1024
+
+
+def test_ab_directory_links_instead_of_copying_on_one_file_system(tmp_path: Path) -> None:
+    """A large image is not written twice: on the same file system the verified file is
+    hard-linked into the slot (and still re-hashed there)."""
+    image_file = tmp_path / "cache" / "os.img"
+    image_file.parent.mkdir()
+    image_file.write_bytes(b"linked image")
+    digest = hashlib.sha256(b"linked image").digest()
+    boot_image = BootImage(
+        os_name="LabOS",
+        os_version="2",
+        download_uris=("https://images.example/os.img",),
+        image_verifications=(ImageVerification("ietf-sztp-conveyed-info:sha-256", digest),),
+    )
+    ABDirectoryInstaller(tmp_path / "slots").install(image_file, boot_image, digest)
+    placed = tmp_path / "slots" / "b" / "image"
+    assert placed.stat().st_ino == image_file.stat().st_ino
+    assert (placed.stat().st_mode & 0o777) == 0o600
