@@ -16,7 +16,9 @@ HTTP is done with urllib3 directly, as in :mod:`sztp_client.transport.restconf`:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import queue
 import ssl
@@ -125,6 +127,7 @@ def _copy(
         raise SizeLimitError(WHAT, total, max_bytes)
     if check_space is not None and total is not None:
         check_space(total)
+    _preallocate(destination, total)
     writer = _Writer(destination)
     writer.start()
     received = 0
@@ -147,7 +150,21 @@ def _copy(
     failure = writer.failure()
     if failure is not None:
         raise failure
+    if total is not None and writer.written != total:
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            destination.truncate(writer.written)  # give back the unused preallocation
     return DownloadResult(size=writer.written, sha256=writer.digest.digest())
+
+
+def _preallocate(destination: BinaryIO, total: int | None) -> None:
+    """Reserve the announced size at once: the file system allocates one extent instead of
+    growing the file chunk by chunk (a large image writes noticeably faster)."""
+    if not total:
+        return
+    try:
+        os.posix_fallocate(destination.fileno(), destination.tell(), total)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return  # not a real file, or the file system cannot: write as it comes
 
 
 def _copy_file(
