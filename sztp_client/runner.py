@@ -85,6 +85,7 @@ from sztp_client.trust.verifier import (
 log = logging.getLogger("sztp_client.runner")
 
 NONCE_BYTES = 32
+MAX_PASSWORD_FILE = 4096
 REBOOT_TIMEOUT = 120.0
 
 
@@ -238,9 +239,16 @@ class Runner:
         if path is None:
             return None
         try:
-            password = path.read_text(encoding="utf-8").strip()
+            with path.open("rb") as handle:
+                data = handle.read(MAX_PASSWORD_FILE + 1)
         except OSError as exc:
             raise ConfigurationError(f"cannot read {path}", "identity.password-file") from exc
+        if len(data) > MAX_PASSWORD_FILE:
+            raise ConfigurationError("the password file is too large", "identity.password-file")
+        try:
+            password = data.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError("the password is not UTF-8", "identity.password-file") from exc
         return (self.serial_number, password)
 
     def _installer(self) -> image_actions.Installer:

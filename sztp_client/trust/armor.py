@@ -57,7 +57,10 @@ def checked_crl(crl: x509.CertificateRevocationList, what: str) -> x509.Certific
 def load_der_certificate(data: bytes, what: str) -> x509.Certificate:
     """One DER certificate, fully decoded."""
     try:
-        cert = x509.load_der_x509_certificate(data)
+        with warnings.catch_warnings():
+            # a non-positive serial is refused by checked_certificate with a clear message
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            cert = x509.load_der_x509_certificate(data)
     except (ValueError, x509.InvalidVersion) as exc:
         raise EncodingError(f"{what}: not a DER X.509 certificate") from exc
     return checked_certificate(cert, what)
@@ -76,7 +79,9 @@ def load_certificates(data: bytes, what: str) -> list[x509.Certificate]:
     """All certificates in ``data`` (PEM, several allowed, or a single DER certificate)."""
     if b"-----BEGIN" in data:
         try:
-            certs = x509.load_pem_x509_certificates(data)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                certs = x509.load_pem_x509_certificates(data)
         except (ValueError, x509.InvalidVersion) as exc:
             raise EncodingError(f"{what}: malformed PEM certificate ({exc})") from exc
         return [checked_certificate(cert, what) for cert in certs]
