@@ -525,7 +525,11 @@ class Runner:
                 return m.ImageUpToDate(f"image {digest.hex()[:16]}… installed and booted")
             work = ensure_dir(self.config.paths.cache_dir / "images")
             image = image_actions.fetch_verified_image(
-                boot_image, work, self._downloader, min_free_bytes=self.config.image.min_free
+                boot_image,
+                work,
+                self._downloader,
+                min_free_bytes=self.config.image.min_free,
+                on_mirror_failure=lambda why: self.recorder.info(f"mirror failed: {why}"),
             )
             try:
                 self.recorder.info(f"image verified (sha-256 {digest.hex()[:16]}…), installing")

@@ -158,6 +158,7 @@ def fetch_verified_image(
     download: Downloader,
     *,
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+    on_mirror_failure: Callable[[str], None] | None = None,
 ) -> VerifiedImage:
     """Download the boot image and verify its SHA-256 (R-070, R-071, R-073).
 
@@ -165,7 +166,8 @@ def fetch_verified_image(
     to a fresh file (mode 0600) in ``work_dir``.  A failed download or a digest mismatch
     removes the file and moves on to the next URI.  Running out of space (less than
     ``min_free_bytes`` would remain) stops at once: another mirror cannot help.  When no URI
-    gives the image, the :class:`BootImageError` lists each URI and why it failed.  The
+    gives the image, the :class:`BootImageError` lists each URI and why it failed;
+    ``on_mirror_failure`` hears of each failure as it happens.  The
     digest is computed again from the written file; nothing outside ``work_dir`` is written
     (``work_dir`` itself is created, mode 0700, when missing).
     """
@@ -237,6 +239,8 @@ def fetch_verified_image(
             if not keep:
                 with contextlib.suppress(OSError):
                     path.unlink()
+                if failures and on_mirror_failure is not None:
+                    on_mirror_failure(failures[-1])
     listing = "; ".join(failures)
     raise BootImageError(f"no download-uri gave the boot image: {listing}")
 
