@@ -20,7 +20,6 @@ import enum
 import logging
 import os
 import random
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -617,15 +616,16 @@ class Runner:
         command = list(self.config.image.reboot_command)
         self.recorder.info(f"rebooting: {' '.join(command)}")
         try:
-            subprocess.run(  # noqa: S603 - the configured reboot command
+            scripts.run_checked(
                 command,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
+                env={"PATH": scripts.CLEAN_PATH},
+                cwd=self.config.paths.state_dir,
                 timeout=REBOOT_TIMEOUT,
-                check=True,
+                what=f"reboot command {' '.join(command)}",
+                error=InternalError,
             )
-        except (OSError, subprocess.SubprocessError) as exc:
-            self.recorder.info(f"the reboot command failed: {exc}")
+        except InternalError as exc:
+            self.recorder.info(exc.message)
 
     # -- redirects ----------------------------------------------------------------------------
 

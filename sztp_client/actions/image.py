@@ -360,7 +360,7 @@ class ABDirectoryInstaller:
                 fsync_dir(root)
             slot.mkdir(mode=0o700, exist_ok=True)
             linked = _link_atomic(image, slot / "image")
-            copied = _hash_file(slot / "image") if linked else _copy_atomic(image, slot / "image")
+            copied = _sha256_of(slot / "image") if linked else _copy_atomic(image, slot / "image")
             if not hmac.compare_digest(copied, sha256):
                 with contextlib.suppress(OSError):
                     (slot / "image").unlink()
@@ -411,14 +411,6 @@ class ABDirectoryInstaller:
             name if isinstance(name, str) else None,
             version if isinstance(version, str) else None,
         )
-
-
-def _hash_file(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_COPY_CHUNK):
-            digest.update(chunk)
-    return digest.digest()
 
 
 def _link_atomic(source: Path, destination: Path) -> bool:
