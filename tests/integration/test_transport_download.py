@@ -22,7 +22,7 @@ from sztp_client.errors import (
     TLSError,
     TransportError,
 )
-from sztp_client.transport.download import DownloadResult, download
+from sztp_client.transport.download import _QUEUE_CHUNKS, DownloadResult, download
 from sztp_client.transport.restconf import Timeouts
 from tests.helpers.tls_server import Reply, ScriptedServer, ServerPKI, credentials, make_server_pki
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
 TIMEOUTS = Timeouts(connect=5.0, read=5.0)
-IMAGE_SIZE = 12 * MIB + 12345
+IMAGE_SIZE = 24 * MIB + 12345
 
 
 class DiskFull(Exception):
@@ -84,8 +84,10 @@ def test_https_download_is_streamed_with_its_digest(
         tracemalloc.stop()
     assert result == DownloadResult(size=IMAGE_SIZE, sha256=image[1])
     assert hashlib.sha256(target.read_bytes()).digest() == image[1]
-    # never the whole image in memory: a few 1 MiB chunks at most (server thread included)
-    assert peak < 6 * MIB, peak
+    # never the whole image in memory.  Worst case, when the writer falls behind: the queued
+    # chunks, one waiting to be queued, one being written, up to two in urllib3's read buffer,
+    # and the server thread's reads
+    assert peak < (_QUEUE_CHUNKS + 6) * MIB < IMAGE_SIZE // 2, peak
     assert space[0] == IMAGE_SIZE  # Content-Length first
     assert space[1:] == [done for done, _ in progress]
     assert len(progress) >= IMAGE_SIZE // MIB
@@ -237,7 +239,7 @@ def test_file_uri(image: tuple[Path, bytes], tmp_path: Path) -> None:
     assert result == DownloadResult(IMAGE_SIZE, image[1])
     assert space[0] == IMAGE_SIZE
     assert progress[-1] == (IMAGE_SIZE, IMAGE_SIZE)
-    assert len(progress) == 4
+    assert len(progress) == -(-IMAGE_SIZE // (4 * MIB))  # one report per 4 MiB chunk
     # percent-encoding and the localhost form
     odd = tmp_path / "a b.img"
     odd.write_bytes(b"image")
