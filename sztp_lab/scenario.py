@@ -98,12 +98,16 @@ class Device:
         document: dict[str, Any] = json.loads(result.stdout)
         return document
 
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run the installed ``sztp-client`` with this device's configuration."""
+    def run(
+        self, *args: str, timeout: float = 120, wrapper: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the installed ``sztp-client`` with this device's configuration; ``wrapper`` is a
+        command that runs it (its arguments follow), e.g. one that gives it a private
+        /etc/hosts."""
         script = Path(sys.executable).parent / "sztp-client"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "sztp_client"]
         return subprocess.run(  # noqa: S603 - the project's own console script
-            [*command, *args, "--config", str(self.config_path)],
+            [*wrapper, *command, *args, "--config", str(self.config_path)],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,6 +34,7 @@ from sztp_lab.artifacts import (
 from sztp_lab.pki import Issued, make_end_entity, utcnow
 from sztp_lab.scenario import Device, make_device, script
 from sztp_lab.server import LabBootstrapServer, Response, ServerConfig, restconf_errors
+from tests.conftest import require
 from tests.e2e.conftest import SERIAL, Env
 from tests.helpers.openssl_cli import openssl_degenerate, openssl_sign
 
@@ -746,41 +750,83 @@ def test_openssl_voucher_for_another_serial_is_refused(env: Env) -> None:
 # every address of a host name (R-058)
 
 
-def _localhost_addresses() -> list[str]:
-    addresses: list[str] = []
-    for *_, sockaddr in socket.getaddrinfo(
-        "localhost", 443, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    ):
-        address = str(sockaddr[0])
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
+#: a host name the lab server's certificate names, resolved by the client from a private hosts
+#: file to one IPv6 and three IPv4 loopback addresses
+NAME = "localhost"
+NAME_ADDRESSES = ("::1", "127.0.0.1", "127.0.0.2", "127.0.0.4")
+#: runs the rest of the command line in a private mount namespace with the hosts file ($0)
+#: bound over /etc/hosts; the host's own /etc/hosts is never touched
+_HOSTS_WRAPPER = ("unshare", "--mount", "--propagation", "private", "sh", "-c")
+_BIND_HOSTS = 'mount --bind "$0" /etc/hosts && exec "$@"'
 
 
-@pytest.mark.parametrize("live_index", [-1, 0], ids=["live-last", "live-first"])
-def test_every_address_of_a_host_name_until_one_answers(env: Env, live_index: int) -> None:
-    """R-058: a redirect to host ``localhost``: its addresses are tried in resolver order until
-    the live one answers; once one answers, the others are not contacted.  Where localhost
-    resolves to one address only, that one attempt is made."""
-    addresses = _localhost_addresses()
-    live_address = addresses[live_index]
+def _private_hosts(env: Env) -> tuple[str, ...]:
+    require(
+        os.geteuid() == 0 and shutil.which("unshare") is not None,
+        "root and unshare(1), to give the client a private /etc/hosts",
+    )
+    hosts = env.root / "hosts"
+    hosts.write_text("".join(f"{address} {NAME}\n" for address in NAME_ADDRESSES))
+    return (*_HOSTS_WRAPPER, _BIND_HOSTS, str(hosts))
+
+
+def _resolved_order(wrapper: Sequence[str]) -> list[str]:
+    """The order getaddrinfo gives the client's process (RFC 6724 sorting applies)."""
+    probe = (
+        "import socket\n"
+        f"for info in socket.getaddrinfo({NAME!r}, 443, type=socket.SOCK_STREAM):\n"
+        "    print(info[4][0])\n"
+    )
+    result = subprocess.run(
+        [*wrapper, sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    order: list[str] = []
+    for address in result.stdout.split():
+        if address not in order:
+            order.append(address)
+    return order
+
+
+def _refusing(address: str, port: int) -> socket.socket:
+    """A socket bound to ``address``:``port`` that never listens: connections are refused, and
+    no other process can take the port meanwhile."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.bind((address, port))
+    return sock
+
+
+@pytest.mark.parametrize("live", ["last", "first", "middle"])
+def test_every_address_of_a_host_name_until_one_answers(env: Env, live: str) -> None:
+    """R-058: a redirect to a host name with four addresses (IPv6 and IPv4): they are tried in
+    the resolver's order, each refused one is recorded as a connection error, the first that
+    answers is used and the ones after it are never contacted."""
+    wrapper = _private_hosts(env)
+    order = _resolved_order(wrapper)
+    assert sorted(order) == sorted(NAME_ADDRESSES), order
+    live_at = {"first": 0, "middle": 2, "last": len(order) - 1}[live]
     server = _bootstrap_server(
-        env, Response(signed=env.signed(env.onboarding())), host=live_address
+        env, Response(signed=env.signed(env.onboarding())), host=order[live_at]
     )
-    redirect = env.server(
-        Response(unsigned=env.unsigned(env.redirect_to(server, host="localhost")))
-    )
-    device = env.device([redirect], extra=_extra())
-    result = _run(device)
+    refusing = [_refusing(a, server.port) for i, a in enumerate(order) if i != live_at]
+    try:
+        redirect = env.server(Response(unsigned=env.unsigned(env.redirect_to(server, host=NAME))))
+        device = env.device([redirect], extra=_extra())
+        result = device.run("run", "--once", timeout=RUN_TIMEOUT, wrapper=wrapper)
+    finally:
+        for sock in refusing:
+            sock.close()
     assert result.returncode == 0, _why(result)
 
     hop = [a for a in _attempts(device) if a["hop"] == 1]
-    expected_tried = addresses[: addresses.index(live_address) + 1]
-    assert [a["address"] for a in hop] == expected_tried
-    assert all(a["server"] == f"https://localhost:{server.port}" for a in hop)
+    assert [a["address"] for a in hop] == order[: live_at + 1]
+    assert all(a["server"] == f"https://{NAME}:{server.port}" for a in hop)
     assert all(a["trust"] == "trusted" for a in hop)
-    assert [a["outcome"] for a in hop] == ["error"] * (len(expected_tried) - 1) + [
-        "bootstrap-complete"
-    ]
+    assert [a["outcome"] for a in hop] == ["error"] * live_at + ["bootstrap-complete"]
     assert all(a["error"]["type"] == "ConnectError" for a in hop[:-1])
+    assert len(_gbd(server)) == 1
     assert server.reports() == ["bootstrap-initiated", "bootstrap-complete"]
