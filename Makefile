@@ -34,7 +34,7 @@ test: system-deps $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sztp_client sztp_lab tests bench
 	$(VENV)/bin/ruff format --check sztp_client sztp_lab tests bench
-	$(VENV)/bin/mypy --strict sztp_client
+	$(VENV)/bin/mypy --strict sztp_client sztp_lab
 
 bench: system-deps bench-deps $(STAMP)
 	$(PY) bench/verify_bench.py

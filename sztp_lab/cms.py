@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import os
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from asn1crypto import algos, core, keys
 from asn1crypto import cms as acms
@@ -75,7 +75,13 @@ def _a_crl(crl: x509.CertificateRevocationList) -> acrl.CertificateList:
     return acrl.CertificateList.load(crl.public_bytes(serialization.Encoding.DER))
 
 
-class _OrderedCertificateSet(acms.CertificateSet):
+def _der(value: Any) -> bytes:
+    """The DER of an asn1crypto value (asn1crypto has no type annotations)."""
+    data: bytes = value.dump()
+    return data
+
+
+class _OrderedCertificateSet(acms.CertificateSet):  # type: ignore[misc]  # untyped base
     """A certificate SET OF written in the order given (BER, as openssl crl2pkcs7 writes)."""
 
     def _set_contents(self, force: bool = False) -> None:
@@ -83,7 +89,7 @@ class _OrderedCertificateSet(acms.CertificateSet):
             self._parse_children()
         self._contents = b"".join(child.dump(force=force) for child in self)
         self._header = None
-        if self._trailer != b"":
+        if self._trailer != b"":  # type: ignore[has-type]
             self._trailer = b""
 
 
@@ -116,9 +122,9 @@ def content_info(content_type: str, content: bytes) -> bytes:
     This is RFC 8572 §3.1's unsigned conveyed information (types .42, .43 or id-data).
     """
     oid = resolve_content_type(content_type)
-    return acms.ContentInfo(
-        {"content_type": oid, "content": core.OctetString(content, explicit=0)}
-    ).dump()
+    return _der(
+        acms.ContentInfo({"content_type": oid, "content": core.OctetString(content, explicit=0)})
+    )
 
 
 def parse(der: bytes) -> acms.ContentInfo:
@@ -273,7 +279,7 @@ def sign(
     if crls:
         fields["crls"] = [acms.RevocationInfoChoice({"crl": _a_crl(c)}) for c in crls]
     signed = _signed_data(fields)
-    return acms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+    return _der(acms.ContentInfo({"content_type": "signed_data", "content": signed}))
 
 
 def _encap(
@@ -332,14 +338,14 @@ def degenerate(
     if crls:
         fields["crls"] = [acms.RevocationInfoChoice({"crl": _a_crl(c)}) for c in crls]
     signed = _signed_data(fields)
-    return acms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+    return _der(acms.ContentInfo({"content_type": "signed_data", "content": signed}))
 
 
 # ---------------------------------------------------------------------------------------------
 # EnvelopedData
 
 
-class _EccCmsSharedInfo(core.Sequence):
+class _EccCmsSharedInfo(core.Sequence):  # type: ignore[misc]  # untyped base
     """ECC-CMS-SharedInfo (RFC 5753 §7.2), the X9.63 KDF's shared info."""
 
     _fields = [  # noqa: RUF012  (asn1crypto's declaration style)
@@ -489,7 +495,7 @@ def envelop(
             },
         }
     )
-    return acms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump()
+    return _der(acms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}))
 
 
 def _read_tlv(data: bytes, offset: int) -> tuple[int, int, int]:
@@ -557,7 +563,7 @@ def replace_econtent(der: bytes, new_content: bytes) -> bytes:
     encap = signed["encap_content_info"]
     oid = encap["content_type"].dotted
     signed["encap_content_info"] = _encap(signed["version"].native, oid, new_content)
-    return acms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+    return _der(acms.ContentInfo({"content_type": "signed_data", "content": signed}))
 
 
 def signed_wrapping_enveloped(
