@@ -34,7 +34,7 @@ from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.encoding import format_datetime
 from sztp_client.errors import BootImageError, SZTPError
 from sztp_client.model.conveyed import SHA_256, BootImage
-from sztp_client.state.store import fsync_dir, write_atomic
+from sztp_client.state.store import atomic_file, fsync_dir, write_atomic
 
 __all__ = [
     "DEFAULT_MIN_FREE_BYTES",
@@ -442,21 +442,10 @@ def _link_atomic(source: Path, destination: Path) -> bool:
 def _copy_atomic(source: Path, destination: Path) -> bytes:
     """Copy ``source`` to ``destination`` atomically (mode 0600); return the copy's SHA-256."""
     digest = hashlib.sha256()
-    fd, name = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            while chunk := src.read(_COPY_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(destination)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(destination.parent)
+    with atomic_file(destination) as out, source.open("rb") as src:
+        while chunk := src.read(_COPY_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
     return digest.digest()
 
 

@@ -11,8 +11,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sztp_client.errors import InternalError
 
@@ -24,15 +25,21 @@ def ensure_dir(path: Path, mode: int = 0o700) -> Path:
     return path
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically (write, fsync, rename, fsync the directory)."""
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """A new file that replaces ``path`` when the block ends without an exception.
+
+    The block writes into a temporary file (``mode``) in the same directory; it is then
+    flushed, fsync'ed, renamed over ``path``, and the directory is fsync'ed.  On an exception
+    the temporary file is removed and ``path`` is as it was.
+    """
     ensure_dir(path.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(path)
@@ -41,6 +48,12 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically (write, fsync, rename, fsync the directory)."""
+    with atomic_file(path, mode) as handle:
+        handle.write(data)
 
 
 def fsync_dir(path: Path) -> None:

@@ -1,0 +1,81 @@
+"""The state store's files, which carry a run across the reboot (D24): atomic replacement, private
+modes, bounded reads."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from sztp_client.errors import InternalError
+from sztp_client.state.store import (
+    MAX_STATE_FILE,
+    atomic_file,
+    read_json,
+    write_atomic,
+    write_json,
+)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_atomic_file_replaces_the_file_with_a_private_mode(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    target.write_bytes(b"old")
+    target.chmod(0o644)
+    with atomic_file(target) as handle:
+        handle.write(b"new ")
+        handle.write(b"content")
+        assert target.read_bytes() == b"old"  # nothing visible before the block ends
+    assert target.read_bytes() == b"new content"
+    assert _mode(target) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_atomic_file_keeps_the_old_file_when_the_block_fails(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    target.write_bytes(b"old")
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), atomic_file(target) as handle:
+        handle.write(b"half")
+        raise Boom
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_atomic_file_creates_missing_directories_private(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "file"
+    write_atomic(target, b"x", mode=0o640)
+    assert target.read_bytes() == b"x"
+    assert _mode(target) == 0o640
+    assert _mode(target.parent) == 0o700
+
+
+def test_json_round_trip_and_absent_file(tmp_path: Path) -> None:
+    target = tmp_path / "status.json"
+    assert read_json(target) is None
+    write_json(target, {"b": 1, "a": [True, None]})
+    assert read_json(target) == {"a": [True, None], "b": 1}
+    assert target.read_text().endswith("\n")
+
+
+def test_read_json_refuses_a_file_over_the_bound(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    target.write_bytes(json.dumps("x" * MAX_STATE_FILE).encode())
+    with pytest.raises(InternalError, match="larger than"):
+        read_json(target)
+
+
+@pytest.mark.parametrize("content", [b"{", b"\xff\xfe", b""])
+def test_read_json_refuses_a_damaged_file_with_advice(tmp_path: Path, content: bytes) -> None:
+    target = tmp_path / "state.json"
+    target.write_bytes(content)
+    with pytest.raises(InternalError, match="move it away"):
+        read_json(target)
