@@ -1,21 +1,26 @@
 """The ``sztp-client`` command: argument parsing and exit codes (D20).
 
-Each sub-command lives in its own module and registers itself here.  Every error that reaches
-this level is turned into its exit code and one line on stderr; a traceback is printed only for
-a bug (exit 70).
+Each sub-command lives in its own module and registers itself here.  Only the module of the
+sub-command given is imported (all of them for help and usage errors): ``status`` and
+``--version`` then start without loading the TLS, HTTP and CMS code that ``run`` needs.  Every
+error that reaches this level is turned into its exit code and one line on stderr; a traceback
+is printed only for a bug (exit 70).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from sztp_client import __version__
-from sztp_client.cli import run, status, verify
 from sztp_client.errors import EXIT_SOFTWARE, UsageError
+
+#: the sub-commands, each a module of this package with ``register(subparsers)``
+COMMANDS: Final = ("run", "status", "verify")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -25,27 +30,36 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMANDS) -> ArgumentParser:
+    """The parser with the sub-commands ``commands`` registered (their modules imported)."""
     parser = ArgumentParser(
         prog="sztp-client",
         description="Secure Zero Touch Provisioning (RFC 8572) client.",
     )
     parser.add_argument("--version", action="version", version=f"sztp-client {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    run.register(commands)
-    status.register(commands)
-    verify.register(commands)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=ArgumentParser
+    )
+    for name in commands:
+        importlib.import_module(f"sztp_client.cli.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     command = args_list[0] if args_list else None
+    if command in COMMANDS:
+        parser = build_parser((command,))
+    elif args_list == ["--version"]:
+        parser = build_parser(())
+    else:
+        parser = build_parser()
     try:
         args = parser.parse_args(args_list)
     except UsageError as exc:
         if command == "verify":
+            from sztp_client.cli import verify  # noqa: PLC0415 - imported for verify only
+
             return verify.report_usage_error(exc, json_output="--json" in args_list)
         parser.print_usage(sys.stderr)
         print(f"sztp-client: {exc}", file=sys.stderr)

@@ -1,0 +1,65 @@
+"""The ``sztp-client`` entry point: only the sub-command given is loaded, usage errors exit 64
+(D20), help lists every sub-command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sztp_client.cli.main import COMMANDS, main
+from sztp_client.errors import UsageError
+
+#: modules only ``run`` needs: TLS, HTTP, the runner
+HEAVY = ("sztp_client.runner", "sztp_client.transport.restconf", "urllib3")
+
+
+def _loaded_after(*argv: str) -> set[str]:
+    """The heavy modules imported by a fresh interpreter running ``sztp-client ARGV``."""
+    probe = (
+        "import json, sys\n"
+        "from sztp_client.cli.main import main\n"
+        "try:\n"
+        f"    main({list(argv)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("--version",), ("status", "--config", "/nonexistent/client.toml")],
+    ids=["version", "status"],
+)
+def test_version_and_status_do_not_load_the_network_code(argv: tuple[str, ...]) -> None:
+    assert _loaded_after(*argv) == set()
+
+
+def test_run_loads_what_it_needs() -> None:
+    assert _loaded_after("run", "--help") == set(HEAVY)
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(f"    {name}" in out for name in COMMANDS)
+
+
+@pytest.mark.parametrize("argv", [["bogus"], ["--bogus"], ["status", "--bogus"]])
+def test_usage_errors_exit_64(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == UsageError.exit_code == 64
+    assert capsys.readouterr().err.splitlines()[-1].startswith("sztp-client: ")
+
+
+def test_no_command_prints_help_and_exits_64(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 64
+    assert "COMMAND" in capsys.readouterr().err
