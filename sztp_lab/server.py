@@ -593,6 +593,8 @@ class _BackgroundServer:
         self.log_path = log_path
         self._log_lock = threading.Lock()
         self._log: list[dict[str, Any]] = []
+        # Called with each record once it is logged (e.g. `sztp-lab serve` prints a line).
+        self.on_record: Callable[[dict[str, Any]], None] | None = None
         self._httpd: _LabHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -684,6 +686,8 @@ class _BackgroundServer:
                 line = json.dumps(record, sort_keys=False) + "\n"
                 with self.log_path.open("a", encoding="utf-8") as out:
                     out.write(line)
+        if self.on_record is not None:
+            self.on_record(dict(record))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -59,6 +58,7 @@ from sztp_lab.server import (
     Response,
     ServerConfig,
 )
+from tests.helpers.lab_serve import HANG, LabServe
 from tests.support import ONBOARDING, SERIAL, verify
 
 pytestmark = pytest.mark.integration
@@ -1261,25 +1261,20 @@ def test_lab_files_drive_a_server(tmp_path: Path) -> None:
 
 
 def test_cli_create_and_serve(tmp_path: Path) -> None:
+    """`sztp-lab create` then `serve`: signed data that verifies, the image it names, one
+    printed line per request.  Synchronised on what serve prints, never on time; serve runs
+    with SIGINT ignored, as a shell without job control starts a background job, and must
+    still stop on it (it used to hang there until killed)."""
     lab_dir = tmp_path / "lab"
     assert lab_main(["create", str(lab_dir), "--serial-number", "SN-CLI-1"]) == 0
     assert lab_main(["create", str(lab_dir)]) == 1  # exists
     assert lab_main(["serve", str(lab_dir), "--host", "192.0.2.1"]) == 1  # not loopback
     layout = load_lab(lab_dir)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sztp_lab.cli", "serve", str(lab_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        while not lines or lines[-1] != "}\n":
-            line = process.stdout.readline()
-            assert line, process.stderr.read() if process.stderr else "no output"
-            lines.append(line)
-        summary = json.loads("".join(lines))
+    command = [sys.executable, "-m", "sztp_lab.cli", "serve", str(lab_dir)]
+    with LabServe(
+        ["sh", "-c", "trap '' INT; exec \"$@\"", "sh", *command, "--port", "0", "--file-port", "0"]
+    ) as serve:
+        summary = serve.summary()
         context = ssl.create_default_context(cafile=str(layout.bootstrap_server_trust_anchors))
         context.load_cert_chain(layout.idevid_cert, layout.idevid_key)
         port = int(summary["bootstrap-server"].rsplit(":", 1)[1])
@@ -1290,8 +1285,12 @@ def test_cli_create_and_serve(tmp_path: Path) -> None:
             gbd_body(signed_data_preferred=True, nonce=NONCE),
             JSON_HEADERS,
             context=context,
+            timeout=HANG,
         )
         assert reply.status == 200
+        # the record, and so the line, is written before the answer is sent
+        line = serve.line(lambda text: "get-bootstrapping-data" in text)
+        assert line.split()[1:] == ["bootstrap-server", "POST", GBD, "200", "SN-CLI-1"]
         output = parse_get_bootstrapping_data_output(reply.body)
         assert output.reporting_level == "verbose"
         assert output.ownership_voucher is not None and output.owner_certificate is not None
@@ -1314,25 +1313,43 @@ def test_cli_create_and_serve(tmp_path: Path) -> None:
             "GET",
             urlsplit(image_url).path,
             context=ssl.create_default_context(cafile=str(layout.bootstrap_server_trust_anchors)),
+            timeout=HANG,
         )
         assert image.status == 200
         (check,) = info.boot_image.image_verifications
         assert check.hash_value == hashlib.sha256(image.body).digest()
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        if process.stdout:
-            process.stdout.close()
-        if process.stderr:
-            process.stderr.close()
-    assert process.returncode == 0
+        line = serve.line(lambda text: " file-server " in text)
+        assert line.split()[1:] == ["file-server", "GET", urlsplit(image_url).path, "200", "-"]
+        assert serve.stop(signal.SIGINT) == 0
+    assert "stopping\n" in serve.stderr
     log = [
         json.loads(x)
         for x in (lab_dir / "server" / "bootstrap-server.log.jsonl").read_text().splitlines()
     ]
-    assert [r["client_serial"] for r in log] == ["SN-CLI-1"]
+    gbd = [r for r in log if r.get("event") == "get-bootstrapping-data"]
+    assert [r["client_serial"] for r in gbd] == ["SN-CLI-1"]
+
+
+def test_cli_serve_stops_on_sigterm(tmp_path: Path) -> None:
+    """SIGTERM (what systemd and kill send) stops serve cleanly too, with exit 0."""
+    lab_dir = tmp_path / "lab"
+    assert lab_main(["create", str(lab_dir)]) == 0
+    command = [sys.executable, "-m", "sztp_lab.cli", "serve", str(lab_dir), "--port", "0"]
+    with LabServe([*command, "--file-port", "0"]) as serve:
+        assert serve.summary()["serial-number"] == "SZTP-DEMO-0001"
+        assert serve.stop(signal.SIGTERM) == 0
+
+
+def test_cli_serve_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A port already taken is said as such, naming the option that chooses another."""
+    lab_dir = tmp_path / "lab"
+    assert lab_main(["create", str(lab_dir)]) == 0
+    capsys.readouterr()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert lab_main(["serve", str(lab_dir), "--port", str(port), "--file-port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot listen for the bootstrap server" in err
+    assert "--port" in err
