@@ -20,10 +20,13 @@ system-deps:
 bench-deps:
 	@scripts/install-system-deps $(BENCH_PACKAGES)
 
-$(STAMP): pyproject.toml
+# Two distributions, both editable: the client (pyproject.toml, the device's wheel) and the lab
+# (packaging/sztp-lab: sztp_lab and the sztp-lab command, never shipped to devices).
+LAB_PROJECT := packaging/sztp-lab
+$(STAMP): pyproject.toml $(LAB_PROJECT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test]' -e $(LAB_PROJECT)
 	touch $(STAMP)
 
 venv: $(STAMP)
