@@ -43,8 +43,9 @@ bench: system-deps bench-deps $(STAMP)
 	$(PY) bench/verify_bench.py
 	$(PY) bench/session_bench.py
 
+# make demo KEEP=/tmp/sztp-demo: leave the device, its status and the logs there to look at.
 demo: system-deps $(STAMP)
-	$(PY) -m sztp_lab.demo
+	$(PY) -m sztp_lab.demo $(if $(KEEP),--keep '$(KEEP)')
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -12,7 +12,9 @@
    is committed, the post-configuration script runs and bootstrap-complete is reported.
 5. The device's status and the reports the server received are printed; the servers stop.
 
-Only loopback is used (D26).  ``--keep DIR`` leaves the lab and device there for a look.
+Only loopback is used: nothing leaves the machine.  ``--keep DIR`` (``make demo KEEP=DIR``)
+leaves the lab, the device (its configuration, state, status and slots) and the servers' logs
+under DIR for a look, and prints how to look.
 """
 
 from __future__ import annotations
@@ -51,7 +53,23 @@ def _run_device(device: Device, label: str) -> int:
     return result.returncode
 
 
-def demo(root: Path) -> int:
+def _how_to_look(root: Path, device: Device) -> None:
+    script = Path(sys.executable).parent / "sztp-client"
+    client = str(script) if script.exists() else "sztp-client"
+    config = device.config_path
+    _say(f"kept under {root}; to look at the device:")
+    print(f"  {client} status --config {config}")
+    print(f"  {client} status --json --config {config}")
+    print(f"  device     {device.root}  (configuration {config})")
+    print(f"  status     {device.status_path}")
+    print(f"  state      {device.state_dir}")
+    print(f"  slots      {device.slots}  (active: {device.slots / 'active'})")
+    print(f"  scripts    {device.scripts_log}  (the stages its scripts ran in)")
+    print(f"  logs       {root / 'logs'}  (one JSON line per request each server received)")
+    print(f"  lab        {root / 'lab'}  (its PKI, the device's identity, the servers' files)")
+
+
+def demo(root: Path, *, keep: bool = False) -> int:
     _say(f"lab and device under {root}")
     lab = create_lab(root / "lab", serial_number=SERIAL)
     images = root / "images"
@@ -129,6 +147,10 @@ def demo(root: Path) -> int:
         status = device.status()
         ok = first == 0 and second == 0 and status.get("bootstrapped") is True
         _say("demo " + ("succeeded: the device is bootstrapped" if ok else "FAILED"))
+        if keep:
+            _how_to_look(root, device)
+        else:
+            print("(make demo KEEP=DIR, or --keep DIR, keeps the device and the logs to look at)")
         return 0 if ok else 1
     finally:
         for server in (redirect_server, onboarding_server, files):
@@ -138,11 +160,22 @@ def demo(root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sztp_lab.demo", description=__doc__)
-    parser.add_argument("--keep", metavar="DIR", type=Path, help="keep the lab and device here")
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="make the lab, the device and the logs under DIR (new or empty) and leave them there",
+    )
     args = parser.parse_args(argv)
     if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=False)
-        return demo(args.keep.resolve())
+        keep: Path = args.keep
+        if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+            print(
+                f"demo: {keep} is not an empty directory; give a new or empty one", file=sys.stderr
+            )
+            return 2
+        keep.mkdir(parents=True, exist_ok=True)
+        return demo(keep.resolve(), keep=True)
     root = Path(tempfile.mkdtemp(prefix="sztp-demo-"))
     try:
         return demo(root)
