@@ -297,7 +297,7 @@ def from_dhclient_value(text: str, *, max_bytes: int = MAX_LIST_BYTES) -> bytes:
         raise SizeLimitError("the dhclient option value", len(text), 4 * max_bytes + 2)
     value = text.strip()
     if _COLON_HEX.fullmatch(value):
-        octets = bytes(int(part, 16) for part in value.split(":"))
+        octets = from_dhclient_hex(value)
     else:
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
@@ -307,6 +307,14 @@ def from_dhclient_value(text: str, *, max_bytes: int = MAX_LIST_BYTES) -> bytes:
     if len(octets) > max_bytes:
         raise SizeLimitError("the dhclient option value", len(octets), max_bytes)
     return octets
+
+
+def from_dhclient_hex(text: str) -> bytes:
+    """The octets of dhclient's colon-hex notation (``0:19:68``: one or two hex digits an
+    octet); anything else raises :class:`DhcpOptionError`."""
+    if not _COLON_HEX.fullmatch(text):
+        raise DhcpOptionError("expected colon-separated hex octets such as 0:19:68:74")
+    return bytes(int(part, 16) for part in text.split(":"))
 
 
 def unescape_dhclient_string(text: str) -> bytes:
