@@ -161,7 +161,8 @@ def _listing(reader: MediumReader, path: PurePosixPath, limit: int) -> Sequence[
     entries = reader.list_directory(path, limit)
     if len(entries) > limit:
         raise MediaLayoutError(
-            f"the directory {str(path) or '/'} of the medium has more than {limit} entries"
+            f"the directory {path if path.parts else '/'} of the medium has more than "
+            f"{limit} entries"
         )
     # a name with a separator or NUL cannot come from a real directory: never follow it
     return [e for e in entries if e.name not in ("", ".", "..") and not set(e.name) & {"/", "\0"}]
