@@ -145,20 +145,19 @@ def decode_bootstrap_server_list(
                 )
             )
             break
-        raw = data[start:end]
-        uri, reason = _check_entry(raw)
-        if reason is None:
+        uri, checked = _check_entry(data[start:end])
+        if isinstance(checked, ServerEndpoint):
             uris.append(uri)
-            endpoints.append(parse_server_uri(uri))
+            endpoints.append(checked)
         else:
-            ignored.append(IgnoredEntry(index, offset, reason, _shorten(uri) if uri else None))
+            ignored.append(IgnoredEntry(index, offset, checked, _shorten(uri) if uri else None))
         offset = end
         index += 1
     return BootstrapServerList(tuple(uris), tuple(endpoints), tuple(ignored))
 
 
-def _check_entry(raw: bytes) -> tuple[str, str | None]:
-    """The entry's text and ``None``, or what text there is and the reason it is invalid."""
+def _check_entry(raw: bytes) -> tuple[str, ServerEndpoint | str]:
+    """The entry's text and its endpoint, or what text there is and why it is invalid."""
     if not raw:
         return "", "the URI is empty"
     try:
@@ -166,11 +165,10 @@ def _check_entry(raw: bytes) -> tuple[str, str | None]:
     except UnicodeDecodeError:
         return raw.decode("ascii", "backslashreplace"), "the URI has octets that are not ASCII"
     try:
-        parse_server_uri(uri)
+        return uri, parse_server_uri(uri)
     except ModelError as exc:
         # the reason follows the quoted URI; a reason never holds ": " (the URI may, with spaces)
         return uri, exc.reason.rpartition(": ")[2] or exc.reason
-    return uri, None
 
 
 def _shorten(text: str) -> str:
