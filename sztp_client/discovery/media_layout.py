@@ -101,8 +101,8 @@ def find_entry(entries: Sequence[DirEntry], name: str, *, directory: bool) -> Di
     """The entry called ``name`` without regard to case, of the kind asked for.  Two entries
     that match (possible outside FAT) raise :class:`MediaLayoutError`: which one was meant
     cannot be told."""
-    wanted = name.casefold()
-    matches = [e for e in entries if e.is_dir == directory and e.name.casefold() == wanted]
+    wanted = name.lower()
+    matches = [e for e in entries if e.is_dir == directory and e.name.lower() == wanted]
     if len(matches) > 1:
         names = ", ".join(repr(entry.name) for entry in matches)
         raise MediaLayoutError(f"the medium holds {names}: which one is meant is ambiguous")
