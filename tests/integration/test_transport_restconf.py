@@ -167,7 +167,7 @@ def test_trusted_get_bootstrapping_data(server: ScriptedServer, spki: ServerPKI)
     assert request.method == "POST"
     assert request.path == GBD_PATH
     assert request.headers["content-type"] == JSON_TYPE
-    assert request.headers["accept"].split(",")[0].strip() == JSON_TYPE
+    assert request.headers["accept"] == JSON_TYPE  # D29: exactly one media type
     assert request.headers["host"] == f"localhost:{server.port}"
     assert "authorization" not in request.headers
     assert parse_get_bootstrapping_data_input(request.body) == TRUSTED_REQUEST
