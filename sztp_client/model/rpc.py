@@ -3,8 +3,8 @@ report-progress.
 
 The client builds the inputs in JSON (RFC 7951) or XML (RFC 7950 §7.14.2: an ``input`` element
 in the module's namespace) with :meth:`GetBootstrappingDataInput.to_json` / ``to_xml`` and
-:meth:`ReportProgressInput.to_json` / ``to_xml``, and parses the get-bootstrapping-data output in JSON or XML;
-the input parsers serve a lab bootstrap server.  Binary leaves are decoded octets here; the CMS
+:meth:`ReportProgressInput.to_json` / ``to_xml``, and parses the get-bootstrapping-data output
+in JSON or XML; the input parsers serve tests.  Binary leaves are decoded octets here; the CMS
 inside them is the trust layer's business.
 
 Errors name the leaf in ``ModelError.field`` (``conveyed-information``, ``nonce``,

@@ -584,11 +584,17 @@ def test_basic_auth_required(lab: Lab, started: Any, unsigned: bytes) -> None:
     assert call(server.port, "GET", "/.well-known/host-meta", context=context).status == 200
 
 
-def test_client_certificate_required(lab: Lab, started: Any, unsigned: bytes) -> None:
+@pytest.mark.parametrize("strict", [True, False])
+def test_client_certificate_required(
+    lab: Lab, started: Any, unsigned: bytes, strict: bool
+) -> None:
+    """Strict mode (D29) completes the handshake with a certificate of another PKI and drops
+    the connection; lenient mode refuses it in the handshake."""
     config = ServerConfig(
         identity=lab.identity,
         client_ca=[lab.pki.manufacturer_root.cert],
         default=Response(unsigned=unsigned),
+        strict=strict,
     )
     server = started(LabBootstrapServer(config))
     with pytest.raises(OSError):
@@ -605,8 +611,14 @@ def test_client_certificate_required(lab: Lab, started: Any, unsigned: bytes) ->
             JSON_HEADERS,
             context=client_context(lab, stranger_files),
         )
-    failures = eventually(lambda: server.requests("tls-handshake-failed"), 2)
-    assert len(failures) == 2
+    if strict:
+        failures = eventually(lambda: server.requests("tls-handshake-failed"), 1)
+        dropped = eventually(lambda: server.requests("client-certificate-dropped"), 1)
+        assert len(failures) == 1 and len(dropped) == 1
+        assert dropped[0]["client_serial"] == "X-1" and dropped[0]["error"]
+    else:
+        failures = eventually(lambda: server.requests("tls-handshake-failed"), 2)
+        assert len(failures) == 2
     assert all(f["client"] == "127.0.0.1" and f["error"] for f in failures)
     assert server.requests("get-bootstrapping-data") == []
 
@@ -849,10 +861,54 @@ def test_wrong_content_type_is_415(lab: Lab, started: Any, content_type: str | N
 
 
 def test_content_type_parameters_are_accepted(lab: Lab, started: Any, unsigned: bytes) -> None:
-    server = started(LabBootstrapServer(anonymous(lab, default=Response(unsigned=unsigned))))
+    """Lenient mode takes media-type parameters; strict mode (D29) compares the header whole."""
+    response = Response(unsigned=unsigned)
     headers = {"Content-Type": "application/yang-data+json; charset=utf-8"}
+    lenient = started(LabBootstrapServer(anonymous(lab, default=response, strict=False)))
+    reply = call(lenient.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
+    assert reply.status == 200
+    strict = started(LabBootstrapServer(anonymous(lab, default=response)))
+    reply = call(strict.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
+    assert reply.status == 415
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/yang-data+json, application/yang-data+xml;q=0.9",
+        "application/json",
+        "*/*",
+        "application/yang-data+json; q=1",
+    ],
+)
+def test_strict_accept_other_than_one_type_is_406(
+    lab: Lab, started: Any, unsigned: bytes, accept: str
+) -> None:
+    """D29: a strict server answers 406 to an Accept that is not exactly one served type."""
+    server = started(LabBootstrapServer(anonymous(lab, default=Response(unsigned=unsigned))))
+    headers = {"Content-Type": JSON_MEDIA_TYPE, "Accept": accept}
+    reply = call(server.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
+    assert reply.status == 406
+    assert server.log[0]["accept"] == accept
+    lenient = started(
+        LabBootstrapServer(anonymous(lab, default=Response(unsigned=unsigned), strict=False))
+    )
+    reply = call(lenient.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
+    assert reply.status == 200
+
+
+def test_strict_answers_in_the_accepted_encoding(lab: Lab, started: Any, unsigned: bytes) -> None:
+    """D29: Accept application/yang-data+xml gets the output, and errors, in XML."""
+    server = started(LabBootstrapServer(anonymous(lab, default=Response(unsigned=unsigned))))
+    headers = {"Content-Type": JSON_MEDIA_TYPE, "Accept": XML_MEDIA_TYPE}
     reply = call(server.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
     assert reply.status == 200
+    assert reply.headers["content-type"] == XML_MEDIA_TYPE
+    assert reply.body.startswith(b"<output")
+    reply = call(server.port, "POST", GBD, b"{", headers, context=client_context(lab))
+    assert reply.status == 400
+    assert reply.headers["content-type"] == XML_MEDIA_TYPE
+    assert b"<error-tag>malformed-message</error-tag>" in reply.body
 
 
 @pytest.mark.parametrize(
