@@ -536,7 +536,8 @@ class ServerConfig:
     the connection closed, with no TLS alert and no HTTP answer.  ``strict=False`` (lenient)
     takes media-type parameters, answers JSON unless told otherwise, reads the subject's
     serialNumber attribute wherever it is, and lets OpenSSL refuse an unknown client
-    certificate in the handshake (an alert).
+    certificate in the handshake (an alert).  ``media_types`` are the RPC media types served
+    (both by default; one alone plays a server that speaks only JSON or only XML).
 
     The server reads its configuration on every request: assigning ``default``, ``responses``
     and the other fields of a running server's ``config`` takes effect on the next request.
@@ -555,6 +556,7 @@ class ServerConfig:
     tls_minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
     tls_maximum_version: ssl.TLSVersion | None = None
     strict: bool = True
+    media_types: Sequence[str] = ("application/yang-data+json", "application/yang-data+xml")
 
     def served_root(self) -> str:
         """The RESTCONF root the server answers under, without a trailing slash."""
@@ -1244,25 +1246,21 @@ class _BootstrapHandler(_Handler):
                     "valid HTTP Basic credentials are required",
                     {"WWW-Authenticate": f'Basic realm="{BASIC_REALM}"'},
                 )
-        served = (JSON_MEDIA_TYPE, XML_MEDIA_TYPE)
+        served = tuple(t for t in config.media_types if t in (JSON_MEDIA_TYPE, XML_MEDIA_TYPE))
+        if served and JSON_MEDIA_TYPE not in served:
+            self._answer_type = served[0]
         accept = self.headers.get("Accept")
         if config.strict and accept is not None:
             # D29: deployed servers compare the header whole with the one type they serve
             if accept.strip() not in served:
                 raise _Refused(
-                    406,
-                    "invalid-value",
-                    f"Accept must be exactly {JSON_MEDIA_TYPE} or {XML_MEDIA_TYPE}",
+                    406, "invalid-value", f"Accept must be exactly {' or '.join(served)}"
                 )
             self._answer_type = accept.strip()
         content_type = self.headers.get("Content-Type")
         media_type = (content_type or "").strip() if config.strict else _essence(content_type)
         if media_type not in served:
-            raise _Refused(
-                415,
-                "invalid-value",
-                f"Content-Type must be {JSON_MEDIA_TYPE} or {XML_MEDIA_TYPE}",
-            )
+            raise _Refused(415, "invalid-value", f"Content-Type must be {' or '.join(served)}")
         record["body"] = body.decode("utf-8", "replace")
         if event == "get-bootstrapping-data":
             self._get_bootstrapping_data(body, media_type, record)
