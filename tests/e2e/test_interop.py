@@ -102,7 +102,7 @@ def test_server_that_speaks_only_json_answers_406_and_the_next_server_is_tried(
     [refused] = json_only.requests("get-bootstrapping-data")
     assert refused["status"] == 406 and refused["accept"] == XML
     attempts = device.status()["attempts"]
-    assert [a["outcome"] for a in attempts][0] == "error"
+    assert attempts[0]["outcome"] == "error"
     error = attempts[0]["error"]
     assert error["type"] == "MediaTypeError"
     assert error["retryable"] is False
