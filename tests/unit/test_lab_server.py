@@ -585,9 +585,7 @@ def test_basic_auth_required(lab: Lab, started: Any, unsigned: bytes) -> None:
 
 
 @pytest.mark.parametrize("strict", [True, False])
-def test_client_certificate_required(
-    lab: Lab, started: Any, unsigned: bytes, strict: bool
-) -> None:
+def test_client_certificate_required(lab: Lab, started: Any, unsigned: bytes, strict: bool) -> None:
     """Strict mode (D29) completes the handshake with a certificate of another PKI and drops
     the connection; lenient mode refuses it in the handshake."""
     config = ServerConfig(
