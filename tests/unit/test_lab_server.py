@@ -689,6 +689,65 @@ def test_serial_from_certificate_selects_the_response(
     assert [r["client_chain_len"] for r in records] == [1, 2]
 
 
+def _certificate_with_subject(lab: Lab, attributes: list[x509.NameAttribute]) -> tuple[Path, Path]:
+    """A client certificate under the IDevID CA whose subject has ``attributes`` in order."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    issuer = lab.pki.idevid_ca
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(attributes))
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(issuer.key, hashes.SHA256())
+    )
+    from cryptography.hazmat.primitives import serialization
+
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    chain = cert.public_bytes(serialization.Encoding.PEM) + issuer.pem_chain()
+    return lab.pem_files("ordered-subject", chain, key_pem)
+
+
+@pytest.mark.parametrize(("strict", "expected"), [(True, "last-rdn"), (False, "SN-FIRST")])
+def test_strict_serial_is_the_last_rdn(
+    lab: Lab, started: Any, unsigned: bytes, strict: bool, expected: str
+) -> None:
+    """D29: a strict server takes the serial number from the subject's LAST RDN, as deployed
+    servers do; a lenient one reads the serialNumber attribute wherever it is."""
+    files = _certificate_with_subject(
+        lab,
+        [
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, "SN-FIRST"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SZTP Lab"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "last-rdn"),
+        ],
+    )
+    config = ServerConfig(
+        identity=lab.identity,
+        client_ca=[lab.pki.idevid_ca.cert],
+        default=Response(unsigned=unsigned),
+        strict=strict,
+    )
+    server = started(LabBootstrapServer(config))
+    reply = call(
+        server.port, "POST", GBD, gbd_body(), JSON_HEADERS, context=client_context(lab, files)
+    )
+    assert reply.status == 200
+    assert server.requests("get-bootstrapping-data")[0]["client_serial"] == expected
+
+
 def test_unknown_device_without_default_is_404(lab: Lab, started: Any, unsigned: bytes) -> None:
     config = anonymous(lab, responses={SERIAL: Response(unsigned=unsigned)})
     server = started(LabBootstrapServer(config))
