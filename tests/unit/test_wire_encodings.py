@@ -148,3 +148,23 @@ def test_lab_parser_ignores_augmentations() -> None:
         b"</input>"
     )
     assert parse_gbd_request(xml_body, XML).os_name == "x"
+
+
+def test_d29_a_closed_connection_is_a_drop_only_when_a_certificate_was_sent() -> None:
+    """The server closing after the handshake is ConnectionDroppedError when the device sent
+    its certificate (the server may have refused it), a plain ConnectError otherwise."""
+    import http.client
+
+    import urllib3
+
+    from sztp_client.transport.restconf import transport_error
+
+    for cause in (
+        http.client.RemoteDisconnected("Remote end closed connection without response"),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ):
+        closed = urllib3.exceptions.ProtocolError("Connection aborted.", cause)
+        dropped = transport_error(closed, "https://server", client_certificate=True)
+        assert type(dropped) is ConnectionDroppedError
+        plain = transport_error(closed, "https://server", client_certificate=False)
+        assert type(plain) is ConnectError
