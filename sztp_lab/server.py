@@ -9,9 +9,12 @@ and keep a log of what devices asked for (``log``, and JSON lines in ``log_path`
     POST {root}/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data
     POST {root}/operations/ietf-sztp-bootstrap-server:report-progress
 
-What a device gets is a :class:`Response`, chosen by the device's serial number (the subject
-serialNumber of its TLS client certificate, or else its HTTP Basic username).  Every error is an
-``ietf-restconf:errors`` JSON document.
+What a device gets is a :class:`Response`, chosen by the device's serial number (from its TLS client
+certificate's subject, or else its HTTP Basic username).  Every error is an
+``ietf-restconf:errors`` document, in JSON or, when the request accepts only that, XML.  In
+strict mode (the default, :class:`ServerConfig`) the server behaves as deployed bootstrap
+servers do about media types and client certificates; it reads request bodies with its own
+strict parser, never with the client's model code.
 
 :class:`LabFileServer` serves a directory over HTTPS (or plain HTTP) with byte ranges, and can
 be told to fail or cut short the answers for given paths.
@@ -1385,8 +1388,11 @@ class LabBootstrapServer(_BackgroundServer):
     ``hw-model``, ``os-name``, ``os-version``, ``nonce`` base64 or None) and ``answer``
     ("signed", "unsigned", "error", "override" or "none").  report-progress adds
     ``progress-type``, ``message``, ``ssh-host-keys`` ([{algorithm, key-data (base64)}]),
-    ``trust-anchor-certs`` (a count) and ``trust-anchor-cert-values`` (base64 each).  A failed
-    TLS handshake is recorded as event "tls-handshake-failed" with ``client`` and ``error``.
+    ``trust-anchor-certs`` (a count) and ``trust-anchor-cert-values`` (base64 each).  Both
+    RPCs record ``body``, the request body as sent (UTF-8 text), once its media type is
+    accepted.  A failed TLS handshake is recorded as event "tls-handshake-failed" with
+    ``client`` and ``error``; a strict server's drop of a client certificate that does not
+    validate as "client-certificate-dropped" with ``client``, ``client_serial`` and ``error``.
     """
 
     _handler_class = _BootstrapHandler
