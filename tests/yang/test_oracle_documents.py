@@ -4,7 +4,8 @@ outputs and the contents of signed artifacts as openssl reads and writes them.  
 has mutations the oracle must refuse, so that it is known to bite.
 
 The oracle (tests/yang/oracle.py) is yangson over the published modules; it never uses the
-project's parsers.
+project's parsers.  The client's request encoders are checked here for every progress type;
+what the client really sends on the wire is checked in e2e/test_oracle_wire.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from sztp_client.model.progress import ProgressType
+from sztp_client.model.rpc import GetBootstrappingDataInput, ReportProgressInput, SSHHostKey
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import (
     SignedSet,
@@ -336,3 +339,80 @@ def test_a_mutated_openssl_read_content_is_refused(pki: LabPKI, signed: SignedSe
     broken = _mutated_json(conveyed, _bad_handling)
     assert _refused(lambda: oracle.check_conveyed_information(broken))
     assert copy.deepcopy(json.loads(conveyed)) != json.loads(broken)
+
+
+# ---------------------------------------------------------------------------------------------
+# the client's encoders, every progress type (the wire capture is in e2e/test_oracle_wire.py)
+
+
+def _report(progress_type: ProgressType) -> ReportProgressInput:
+    if progress_type is ProgressType.BOOTSTRAP_COMPLETE:
+        return ReportProgressInput(
+            progress_type,
+            message="done",
+            ssh_host_keys=(SSHHostKey("ssh-ed25519", b"\x00\x00\x00\x0bssh-ed25519"),),
+            trust_anchor_certs=(b"\x30\x00",),
+        )
+    return ReportProgressInput(progress_type, message=f"{progress_type.value}: \x1b[1m<&>")
+
+
+@pytest.mark.parametrize("encoding", ["json", "xml"])
+@pytest.mark.parametrize("progress_type", list(ProgressType))
+def test_r082_every_progress_type_the_client_can_send_is_valid(
+    progress_type: ProgressType, encoding: str
+) -> None:
+    """R-082: each of the 27 progress types, as the client encodes it, in JSON and XML."""
+    report = _report(progress_type)
+    body = report.to_xml() if encoding == "xml" else report.to_json()
+    raw = oracle.check_report_progress_input(body, encoding)
+    assert raw["ietf-sztp-bootstrap-server:input"]["progress-type"] == progress_type.value
+
+
+@pytest.mark.parametrize("encoding", ["json", "xml"])
+@pytest.mark.parametrize(
+    "request_input",
+    [
+        GetBootstrappingDataInput(signed_data_preferred=True, nonce=bytes(range(16))),
+        GetBootstrappingDataInput(hw_model="m", os_name="LabOS", os_version="1", nonce=bytes(32)),
+        GetBootstrappingDataInput(),
+    ],
+)
+def test_r084_get_bootstrapping_data_inputs_are_valid(
+    request_input: GetBootstrappingDataInput, encoding: str
+) -> None:
+    body = request_input.to_xml() if encoding == "xml" else request_input.to_json()
+    oracle.check_get_bootstrapping_data_input(body, encoding)
+
+
+NS = b'xmlns="urn:ietf:params:xml:ns:yang:ietf-sztp-bootstrap-server"'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<input " + NS + b"><signed-data-preferred>yes</signed-data-preferred></input>",
+        b"<input " + NS + b"><nonce>AAAA</nonce></input>",
+        b"<input " + NS + b"><serial-number>x</serial-number></input>",
+        b'<input xmlns="urn:example:other"><hw-model>m</hw-model></input>',
+    ],
+)
+def test_mutated_xml_get_bootstrapping_data_input_is_refused(body: bytes) -> None:
+    assert _refused(lambda: oracle.check_get_bootstrapping_data_input(body, "xml"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<input " + NS + b"><progress-type>bootstrap-finished</progress-type></input>",
+        b"<input " + NS + b"><message>no type</message></input>",
+        b"<input " + NS + b"><progress-type>bootstrap-error</progress-type>"
+        b"<trust-anchor-certs><trust-anchor-cert>MAA=</trust-anchor-cert></trust-anchor-certs>"
+        b"</input>",
+        b"<input " + NS + b"><progress-type>bootstrap-complete</progress-type>"
+        b"<ssh-host-keys><ssh-host-key><algorithm>a</algorithm></ssh-host-key></ssh-host-keys>"
+        b"</input>",
+    ],
+)
+def test_mutated_xml_report_progress_input_is_refused(body: bytes) -> None:
+    """An unknown enum, a missing mandatory leaf, a when that is false, a missing list leaf."""
+    assert _refused(lambda: oracle.check_report_progress_input(body, "xml"))
