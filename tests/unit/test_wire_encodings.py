@@ -168,3 +168,20 @@ def test_d29_a_closed_connection_is_a_drop_only_when_a_certificate_was_sent() ->
         assert type(dropped) is ConnectionDroppedError
         plain = transport_error(closed, "https://server", client_certificate=False)
         assert type(plain) is ConnectError
+
+
+def test_ssl_ctx_layout_check_fails_loudly() -> None:
+    """The strict server's SSL_CTX pointer is checked against the verify mode; when what it
+    reads does not follow the context's settings, it refuses with RuntimeError."""
+    import ssl
+
+    class WrongLibrary:
+        def get_verify_mode(self, pointer: int) -> int:
+            return 0
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with pytest.raises(RuntimeError, match="layout"):
+        lab_server._ssl_ctx_pointer(context, WrongLibrary())  # type: ignore[arg-type]
+    assert context.verify_mode == ssl.CERT_NONE  # left as it was
+    real = lab_server._OpenSSL()
+    assert lab_server._ssl_ctx_pointer(context, real) > 0
