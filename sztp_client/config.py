@@ -100,6 +100,8 @@ class CompletionConfig:
 class NetworkConfig:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    # the one media type of Accept and the body encoding of every request: "json" or "xml"
+    encoding: str = "json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +396,7 @@ def _build(document: Mapping[str, Any], base: Path, source: Path | None) -> Clie
     network = NetworkConfig(
         connect_timeout=t.number("connect-timeout", 10.0),
         read_timeout=t.number("read-timeout", 30.0),
+        encoding=t.choice("encoding", "json", ("json", "xml")),
     )
     t.finish()
 

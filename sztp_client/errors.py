@@ -8,6 +8,9 @@ Each class knows three things an operator or the runner needs (D20):
 * ``exit_code``: the command-line exit status (64 usage, 65 data, 66 input file, 69 nothing
   found, 70 internal, 75 temporary, 78 configuration).
 
+A class may also carry a ``diagnosis``: advice to the operator on what to check, shown by
+``sztp-client status`` (``None``: the status module's table by class names applies).
+
 Messages say what failed and what to check.  They never contain secrets.
 """
 
@@ -33,6 +36,7 @@ class SZTPError(Exception):
     progress_type: ClassVar[ProgressType | None] = ProgressType.BOOTSTRAP_ERROR
     retryable: ClassVar[bool] = False
     exit_code: ClassVar[int] = EXIT_SOFTWARE
+    diagnosis: ClassVar[str | None] = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -156,6 +160,34 @@ class TLSError(TransportError):
     trust anchors in use (check the bootstrap-server trust anchors and the clock mode)."""
 
 
+class ServerCertificateError(TLSError):
+    """The server's certificate does not validate to the bootstrap-server trust anchors."""
+
+    diagnosis = (
+        "the server's certificate does not validate to the bootstrap-server trust anchors: "
+        "check the anchors, the names in the server certificate and the clock mode"
+    )
+
+
+class TLSAlertError(TLSError):
+    """The server ended the TLS handshake with an alert: it refused the device certificate."""
+
+    diagnosis = (
+        "the server refused the device certificate: check the IDevID (identity.certificate, "
+        "with its intermediates) and that the server trusts the IDevID's CA"
+    )
+
+
+class ConnectionDroppedError(ConnectError):
+    """The server closed the connection right after the TLS handshake, without an answer,
+    while the device had sent its client certificate: the server may have refused it."""
+
+    diagnosis = (
+        "the server closed the connection right after the TLS handshake: it may have refused "
+        "the device certificate; check the IDevID and that the server trusts its CA"
+    )
+
+
 class ServerError(TransportError):
     """A server answered with an HTTP error; RESTCONF error documents are parsed (D8)."""
 
@@ -173,6 +205,18 @@ class ServerError(TransportError):
         self.error_tag = error_tag
         self.error_message = error_message
         self.error_info = error_info
+
+
+class MediaTypeError(ServerError):
+    """The server answered 406 Not Acceptable or 415 Unsupported Media Type: it does not
+    serve the media type the client sends (``network.encoding``).  Trying that server again
+    gives the same answer; the pass goes on to the next server (D29)."""
+
+    retryable = False
+    diagnosis = (
+        "the client and the server disagree on the media type (Accept or Content-Type): "
+        "set network.encoding to the encoding the server serves (json or xml)"
+    )
 
 
 class ReportRejectedError(TransportError):

@@ -381,6 +381,7 @@ class Runner:
                 basic_auth=self.basic_auth if trusted else None,
                 timeouts=self.timeouts,
                 limits=self.transport_limits,
+                encoding=self.config.network.encoding,
             )
             try:
                 with client:

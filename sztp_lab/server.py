@@ -9,9 +9,12 @@ and keep a log of what devices asked for (``log``, and JSON lines in ``log_path`
     POST {root}/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data
     POST {root}/operations/ietf-sztp-bootstrap-server:report-progress
 
-What a device gets is a :class:`Response`, chosen by the device's serial number (the subject
-serialNumber of its TLS client certificate, or else its HTTP Basic username).  Every error is an
-``ietf-restconf:errors`` JSON document.
+What a device gets is a :class:`Response`, chosen by the device's serial number (from its TLS client
+certificate's subject, or else its HTTP Basic username).  Every error is an
+``ietf-restconf:errors`` document, in JSON or, when the request accepts only that, XML.  In
+strict mode (the default, :class:`ServerConfig`) the server behaves as deployed bootstrap
+servers do about media types and client certificates; it reads request bodies with its own
+strict parser, never with the client's model code.
 
 :class:`LabFileServer` serves a directory over HTTPS (or plain HTTP) with byte ranges, and can
 be told to fail or cut short the answers for given paths.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import ctypes
 import datetime as dt
 import hmac
 import json
@@ -42,30 +46,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Final, Self
 from urllib.parse import unquote, urlsplit
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
 
-from sztp_client.encoding import (
-    XMLKind,
-    XMLSchemaNode,
-    encode_base64,
-    load_xml,
-    split_tag,
-    xml_to_json_tree,
-)
-from sztp_client.errors import DataError, ModelError
-from sztp_client.model.rpc import (
-    JSON_MEDIA_TYPE,
-    MODULE,
-    NAMESPACE,
-    XML_MEDIA_TYPE,
-    GetBootstrappingDataInput,
-    ReportProgressInput,
-    parse_get_bootstrapping_data_input,
-    parse_report_progress_input,
-)
 from sztp_lab.artifacts import SignedSet
 from sztp_lab.pki import Issued, pem_bundle
 
@@ -84,6 +72,11 @@ __all__ = [
     "tls_server_context",
 ]
 
+MODULE: Final = "ietf-sztp-bootstrap-server"
+NAMESPACE: Final = "urn:ietf:params:xml:ns:yang:ietf-sztp-bootstrap-server"
+JSON_MEDIA_TYPE: Final = "application/yang-data+json"
+XML_MEDIA_TYPE: Final = "application/yang-data+xml"
+RESTCONF_NAMESPACE: Final = "urn:ietf:params:xml:ns:yang:ietf-restconf"
 GET_BOOTSTRAPPING_DATA: Final = f"{MODULE}:get-bootstrapping-data"
 REPORT_PROGRESS: Final = f"{MODULE}:report-progress"
 HOST_META_PATH: Final = "/.well-known/host-meta"
@@ -92,6 +85,7 @@ MAX_REQUEST_BODY: Final = 1024 * 1024
 # A body over MAX_REQUEST_BODY is still read (up to this) so that the client sees the 413.
 DRAIN_LIMIT: Final = 16 * MAX_REQUEST_BODY
 HANDSHAKE_TIMEOUT: Final = 10.0
+DRAIN_TIMEOUT: Final = 5.0
 IDLE_TIMEOUT: Final = 30.0
 FILE_CHUNK: Final = 64 * 1024
 BASIC_REALM: Final = "sztp-lab"
@@ -117,8 +111,19 @@ _STATUS_TAGS: Final[Mapping[int, str]] = {
 # Documents
 
 
-def restconf_errors(tag: str, message: str, *, error_type: str = "application") -> bytes:
-    """An ``ietf-restconf:errors`` document (RFC 8040 §7.1) holding one error, as JSON."""
+def restconf_errors(
+    tag: str, message: str, *, error_type: str = "application", media_type: str = JSON_MEDIA_TYPE
+) -> bytes:
+    """An ``ietf-restconf:errors`` document (RFC 8040 §7.1) holding one error, as JSON, or as
+    XML for ``application/yang-data+xml``."""
+    if _essence(media_type) == XML_MEDIA_TYPE:
+        return (
+            f'<errors xmlns="{RESTCONF_NAMESPACE}"><error>'
+            f"<error-type>{escape(error_type)}</error-type>"
+            f"<error-tag>{escape(tag)}</error-tag>"
+            f"<error-message>{escape(message)}</error-message>"
+            "</error></errors>\n"
+        ).encode()
     error = {"error-type": error_type, "error-tag": tag, "error-message": message}
     return json.dumps({"ietf-restconf:errors": {"error": [error]}}).encode()
 
@@ -148,17 +153,21 @@ def output_document(
     leaves: list[tuple[str, str]] = []
     if reporting_level is not None:
         leaves.append(("reporting-level", reporting_level))
-    leaves.append(("conveyed-information", encode_base64(conveyed_information)))
+    leaves.append(("conveyed-information", _b64(conveyed_information)))
     if owner_certificate is not None:
-        leaves.append(("owner-certificate", encode_base64(owner_certificate)))
+        leaves.append(("owner-certificate", _b64(owner_certificate)))
     if ownership_voucher is not None:
-        leaves.append(("ownership-voucher", encode_base64(ownership_voucher)))
+        leaves.append(("ownership-voucher", _b64(ownership_voucher)))
     if _essence(media_type) == XML_MEDIA_TYPE:
         lines = [f'<output xmlns="{NAMESPACE}">']
         lines.extend(f"  <{name}>{escape(value)}</{name}>" for name, value in leaves)
         lines.append("</output>")
         return ("\n".join(lines) + "\n").encode()
     return json.dumps({f"{MODULE}:output": dict(leaves)}).encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _essence(media_type: str | None) -> str:
@@ -170,62 +179,299 @@ def _now() -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# XML request bodies: turned into the JSON the model's parsers read
+# Request bodies: the lab's own strict reading of the two RPC inputs (RFC 8572 §7.3), in JSON
+# (RFC 7951) and XML (RFC 7950).  It shares no code with the client's model, so that a bug in
+# one is not cancelled out by the same bug in the other.
 
-_LEAF: Final = XMLSchemaNode(XMLKind.LEAF)
-_GBD_INPUT_SCHEMA: Final = {
-    "signed-data-preferred": _LEAF,
-    "hw-model": _LEAF,
-    "os-name": _LEAF,
-    "os-version": _LEAF,
-    "nonce": _LEAF,
-}
-_REPORT_INPUT_SCHEMA: Final = {
-    "progress-type": _LEAF,
-    "message": _LEAF,
-    "ssh-host-keys": XMLSchemaNode(
-        XMLKind.CONTAINER,
-        {"ssh-host-key": XMLSchemaNode(XMLKind.LIST, {"algorithm": _LEAF, "key-data": _LEAF})},
-    ),
-    "trust-anchor-certs": XMLSchemaNode(
-        XMLKind.CONTAINER, {"trust-anchor-cert": XMLSchemaNode(XMLKind.LEAF_LIST)}
-    ),
-}
+PROGRESS_TYPES: Final = frozenset(
+    {
+        "bootstrap-initiated",
+        "parsing-initiated",
+        "parsing-warning",
+        "parsing-error",
+        "parsing-complete",
+        "boot-image-initiated",
+        "boot-image-warning",
+        "boot-image-error",
+        "boot-image-mismatch",
+        "boot-image-installed-rebooting",
+        "boot-image-complete",
+        "pre-script-initiated",
+        "pre-script-warning",
+        "pre-script-error",
+        "pre-script-complete",
+        "config-initiated",
+        "config-warning",
+        "config-error",
+        "config-complete",
+        "post-script-initiated",
+        "post-script-warning",
+        "post-script-error",
+        "post-script-complete",
+        "bootstrap-warning",
+        "bootstrap-error",
+        "bootstrap-complete",
+        "informational",
+    }
+)
+_INPUT_MEMBER: Final = f"{MODULE}:input"
+# RFC 7950 §9.4: no C0 control characters but tab, LF and CR in a string
+_BAD_STRING_CHARACTERS: Final = frozenset(chr(c) for c in range(32)) - {"\t", "\n", "\r"}
 
 
-def _xml_input_as_json(data: bytes, schema: Mapping[str, XMLSchemaNode], what: str) -> bytes:
-    """``<input xmlns="...:ietf-sztp-bootstrap-server">`` as the equivalent RFC 7951 JSON.
+class _BadRequest(Exception):
+    """A request body that does not satisfy ietf-sztp-bootstrap-server; the message says why."""
 
-    Elements of other namespaces (augmentations) are dropped, as the JSON parsers ignore
-    members of other modules.
-    """
-    root = load_xml(data, what)
-    namespace, local = split_tag(root.tag)
-    if namespace != NAMESPACE or local != "input":
-        raise ModelError("input", f"the root element must be input in namespace {NAMESPACE}")
-    for child in list(root):
-        if not isinstance(child.tag, str) or split_tag(child.tag)[0] != NAMESPACE:
-            root.remove(child)
-    tree: dict[str, object] = xml_to_json_tree(
-        root, schema=schema, namespace=NAMESPACE, module=MODULE, path="input"
+
+@dataclass(frozen=True)
+class _GBDInput:
+    signed_data_preferred: bool
+    hw_model: str | None
+    os_name: str | None
+    os_version: str | None
+    nonce: bytes | None
+
+
+@dataclass(frozen=True)
+class _ReportInput:
+    progress_type: str
+    message: str | None
+    ssh_host_keys: tuple[tuple[str, bytes], ...]
+    trust_anchor_certs: tuple[bytes, ...]
+
+
+def _string(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        raise _BadRequest(f"{path}: must be a string")
+    if any(c in _BAD_STRING_CHARACTERS for c in value):
+        raise _BadRequest(f"{path}: a string may not hold control characters")
+    return value
+
+
+def _binary(value: object, path: str) -> bytes:
+    text = _string(value, path)
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise _BadRequest(f"{path}: not base64") from None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise _BadRequest(f"member {name!r} appears twice")
+        result[name] = value
+    return result
+
+
+def _json_members(value: object, path: str, known: frozenset[str]) -> dict[str, Any]:
+    """A JSON object's members of this module (simple names, RFC 7951 §4); members of other
+    modules (augmentations, qualified names) are dropped; anything else is refused."""
+    if not isinstance(value, dict):
+        raise _BadRequest(f"{path}: must be a JSON object")
+    members: dict[str, Any] = {}
+    for name, member in value.items():
+        if ":" in name:
+            if name.partition(":")[0] == MODULE:
+                raise _BadRequest(f"{path}/{name}: a member of the same module has a simple name")
+            continue
+        if name not in known:
+            raise _BadRequest(f"{path}/{name}: no such node")
+        members[name] = member
+    return members
+
+
+def _json_document(body: bytes) -> object:
+    try:
+        document = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _BadRequest(f"not JSON: {exc}") from None
+    if not isinstance(document, dict) or list(document) != [_INPUT_MEMBER]:
+        raise _BadRequest(f"the document must be an object with the one member {_INPUT_MEMBER}")
+    return document[_INPUT_MEMBER]
+
+
+def _xml_root(body: bytes) -> ElementTree.Element:
+    try:
+        root = defused_fromstring(body, forbid_dtd=True)
+    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
+        raise _BadRequest(f"not acceptable XML: {exc}") from None
+    if root.tag != f"{{{NAMESPACE}}}input":
+        raise _BadRequest(f"the root element must be input in namespace {NAMESPACE}")
+    return root
+
+
+def _xml_children(
+    element: ElementTree.Element, path: str, known: frozenset[str]
+) -> list[tuple[str, ElementTree.Element]]:
+    """Child elements of this module's namespace as (local name, element); elements of other
+    namespaces (augmentations) are dropped; text between elements is refused."""
+    if (element.text or "").strip() and len(element):
+        raise _BadRequest(f"{path}: text beside child elements")
+    children: list[tuple[str, ElementTree.Element]] = []
+    for child in element:
+        if (child.tail or "").strip():
+            raise _BadRequest(f"{path}: text beside child elements")
+        if not isinstance(child.tag, str) or not child.tag.startswith("{"):
+            raise _BadRequest(f"{path}: element {child.tag!r} has no namespace")
+        namespace, _, local = child.tag[1:].partition("}")
+        if namespace != NAMESPACE:
+            continue
+        if local not in known:
+            raise _BadRequest(f"{path}/{local}: no such node")
+        children.append((local, child))
+    return children
+
+
+def _xml_leaf_text(element: ElementTree.Element, path: str) -> str:
+    if len(element):
+        raise _BadRequest(f"{path}: a leaf has no child elements")
+    return element.text or ""
+
+
+def _single(pairs: list[tuple[str, ElementTree.Element]], path: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, element in pairs:
+        if name in result:
+            raise _BadRequest(f"{path}/{name}: appears twice")
+        result[name] = element
+    return result
+
+
+_GBD_NODES: Final = frozenset(
+    {"signed-data-preferred", "hw-model", "os-name", "os-version", "nonce"}
+)
+
+
+def _gbd_input(leaves: Mapping[str, Any], *, sdp_present: bool) -> _GBDInput:
+    nonce = None
+    if "nonce" in leaves:
+        nonce = _binary(leaves["nonce"], "input/nonce")
+        if not 16 <= len(nonce) <= 32:
+            raise _BadRequest(f"input/nonce: {len(nonce)} octets; the nonce has 16..32")
+    return _GBDInput(
+        signed_data_preferred=sdp_present,
+        hw_model=_string(leaves["hw-model"], "input/hw-model") if "hw-model" in leaves else None,
+        os_name=_string(leaves["os-name"], "input/os-name") if "os-name" in leaves else None,
+        os_version=_string(leaves["os-version"], "input/os-version")
+        if "os-version" in leaves
+        else None,
+        nonce=nonce,
     )
-    if "signed-data-preferred" in tree:
-        if tree["signed-data-preferred"] != "":
-            raise ModelError("signed-data-preferred", "an empty leaf has no value")
-        tree["signed-data-preferred"] = [None]
-    return json.dumps({f"{MODULE}:input": tree}).encode()
 
 
-def _parse_gbd_input(body: bytes, media_type: str) -> GetBootstrappingDataInput:
+def parse_gbd_request(body: bytes, media_type: str) -> _GBDInput:
+    """The get-bootstrapping-data input of a request body (``media_type`` JSON or XML)."""
     if media_type == XML_MEDIA_TYPE:
-        body = _xml_input_as_json(body, _GBD_INPUT_SCHEMA, "get-bootstrapping-data input")
-    return parse_get_bootstrapping_data_input(body)
+        root = _xml_root(body)
+        elements = _single(_xml_children(root, "input", _GBD_NODES), "input")
+        leaves = {
+            name: _xml_leaf_text(element, f"input/{name}") for name, element in elements.items()
+        }
+        if leaves.get("signed-data-preferred", "").strip():
+            raise _BadRequest("input/signed-data-preferred: an empty leaf has no value")
+        return _gbd_input(leaves, sdp_present="signed-data-preferred" in leaves)
+    members = _json_members(_json_document(body), "input", _GBD_NODES)
+    if "signed-data-preferred" in members and members["signed-data-preferred"] != [None]:
+        raise _BadRequest("input/signed-data-preferred: an empty leaf is [null] (RFC 7951 §6.9)")
+    return _gbd_input(members, sdp_present="signed-data-preferred" in members)
 
 
-def _parse_report_input(body: bytes, media_type: str) -> ReportProgressInput:
+_REPORT_NODES: Final = frozenset(
+    {"progress-type", "message", "ssh-host-keys", "trust-anchor-certs"}
+)
+_KEY_NODES: Final = frozenset({"algorithm", "key-data"})
+
+
+def _report_input(
+    progress_type: object,
+    message: object,
+    keys: list[tuple[object, object]] | None,
+    certs: list[object] | None,
+) -> _ReportInput:
+    kind = _string(progress_type, "input/progress-type")
+    if kind not in PROGRESS_TYPES:
+        raise _BadRequest(f"input/progress-type: {kind[:80]!r} is not a progress type")
+    for name, present in (("ssh-host-keys", keys), ("trust-anchor-certs", certs)):
+        if present is not None and kind != "bootstrap-complete":
+            raise _BadRequest(f"input/{name}: only allowed with progress-type bootstrap-complete")
+    path = "input/ssh-host-keys/ssh-host-key"
+    return _ReportInput(
+        progress_type=kind,
+        message=None if message is None else _string(message, "input/message"),
+        ssh_host_keys=tuple(
+            (_string(algorithm, f"{path}/algorithm"), _binary(data, f"{path}/key-data"))
+            for algorithm, data in keys or ()
+        ),
+        trust_anchor_certs=tuple(
+            _binary(cert, "input/trust-anchor-certs/trust-anchor-cert") for cert in certs or ()
+        ),
+    )
+
+
+def parse_report_request(body: bytes, media_type: str) -> _ReportInput:
+    """The report-progress input of a request body (``media_type`` JSON or XML)."""
+    keys: list[tuple[object, object]] | None = None
+    certs: list[object] | None = None
     if media_type == XML_MEDIA_TYPE:
-        body = _xml_input_as_json(body, _REPORT_INPUT_SCHEMA, "report-progress input")
-    return parse_report_progress_input(body)
+        root = _xml_root(body)
+        elements = _single(_xml_children(root, "input", _REPORT_NODES), "input")
+        if "progress-type" not in elements:
+            raise _BadRequest("input/progress-type: missing")
+        kind: object = _xml_leaf_text(elements["progress-type"], "input/progress-type")
+        message: object = None
+        if "message" in elements:
+            message = _xml_leaf_text(elements["message"], "input/message")
+        if "ssh-host-keys" in elements:
+            keys = []
+            path = "input/ssh-host-keys"
+            for _, entry in _xml_children(
+                elements["ssh-host-keys"], path, frozenset({"ssh-host-key"})
+            ):
+                leaves = _single(_xml_children(entry, f"{path}/ssh-host-key", _KEY_NODES), path)
+                if set(leaves) != _KEY_NODES:
+                    raise _BadRequest(f"{path}/ssh-host-key: algorithm and key-data are mandatory")
+                keys.append(
+                    (
+                        _xml_leaf_text(leaves["algorithm"], path),
+                        _xml_leaf_text(leaves["key-data"], path),
+                    )
+                )
+        if "trust-anchor-certs" in elements:
+            path = "input/trust-anchor-certs"
+            certs = [
+                _xml_leaf_text(element, path)
+                for _, element in _xml_children(
+                    elements["trust-anchor-certs"], path, frozenset({"trust-anchor-cert"})
+                )
+            ]
+        return _report_input(kind, message, keys, certs)
+    members = _json_members(_json_document(body), "input", _REPORT_NODES)
+    if "progress-type" not in members:
+        raise _BadRequest("input/progress-type: missing")
+    if "ssh-host-keys" in members:
+        path = "input/ssh-host-keys"
+        container = _json_members(members["ssh-host-keys"], path, frozenset({"ssh-host-key"}))
+        entries = container.get("ssh-host-key", [])
+        if not isinstance(entries, list):
+            raise _BadRequest(f"{path}/ssh-host-key: a list is a JSON array")
+        keys = []
+        for entry in entries:
+            leaves = _json_members(entry, f"{path}/ssh-host-key", _KEY_NODES)
+            if set(leaves) != _KEY_NODES:
+                raise _BadRequest(f"{path}/ssh-host-key: algorithm and key-data are mandatory")
+            keys.append((leaves["algorithm"], leaves["key-data"]))
+    if "trust-anchor-certs" in members:
+        path = "input/trust-anchor-certs"
+        container = _json_members(
+            members["trust-anchor-certs"], path, frozenset({"trust-anchor-cert"})
+        )
+        values = container.get("trust-anchor-cert", [])
+        if not isinstance(values, list):
+            raise _BadRequest(f"{path}/trust-anchor-cert: a leaf-list is a JSON array")
+        certs = list(values)
+    return _report_input(members["progress-type"], members.get("message"), keys, certs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,7 +488,9 @@ class Response:
     ``error_document`` is None); then the data.  Which data: with ``signed-data-preferred`` in
     the request, signed data if there is any (``make_signed(nonce)``, else ``signed``), else
     ``unsigned``; without it, ``unsigned`` if given, else signed data.  No data at all gives a
-    404 error.  ``delay`` seconds pass before the answer (for read-timeout tests).
+    404 error.  ``media_type`` None answers in the encoding the request's Accept names (JSON
+    when it names none); a media type given is used whatever the request asked.  ``delay``
+    seconds pass before the answer (for read-timeout tests).
     """
 
     unsigned: bytes | None = None
@@ -251,7 +499,7 @@ class Response:
     status: int = 200
     error_document: bytes | None = None
     reporting_level: str | None = None
-    media_type: str = JSON_MEDIA_TYPE
+    media_type: str | None = None
     body_override: bytes | None = None
     delay: float = 0.0
 
@@ -282,6 +530,18 @@ class ServerConfig:
     ``tls_minimum_version`` (never below TLS 1.2) and ``tls_maximum_version`` bound the
     protocol versions offered.
 
+    ``strict`` (the default) behaves as deployed bootstrap servers do (D29): an RPC whose
+    ``Accept`` is present and not exactly ``application/yang-data+json`` or
+    ``application/yang-data+xml`` gets 406, one whose ``Content-Type`` is not exactly one of
+    them 415 (no parameters); the answer is in the encoding Accept names; the device's serial
+    number is the value of the LAST RDN of the client certificate's subject; and a client
+    certificate that does not validate to ``client_ca`` completes the handshake and then sees
+    the connection closed, with no TLS alert and no HTTP answer.  ``strict=False`` (lenient)
+    takes media-type parameters, answers JSON unless told otherwise, reads the subject's
+    serialNumber attribute wherever it is, and lets OpenSSL refuse an unknown client
+    certificate in the handshake (an alert).  ``media_types`` are the RPC media types served
+    (both by default; one alone plays a server that speaks only JSON or only XML).
+
     The server reads its configuration on every request: assigning ``default``, ``responses``
     and the other fields of a running server's ``config`` takes effect on the next request.
     """
@@ -298,6 +558,8 @@ class ServerConfig:
     report_status_for: Mapping[str, int] = field(default_factory=dict)
     tls_minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
     tls_maximum_version: ssl.TLSVersion | None = None
+    strict: bool = True
+    media_types: Sequence[str] = ("application/yang-data+json", "application/yang-data+xml")
 
     def served_root(self) -> str:
         """The RESTCONF root the server answers under, without a trailing slash."""
@@ -317,6 +579,94 @@ def _write_private(path: Path, data: bytes) -> None:
         out.write(data)
 
 
+# Strict mode must finish the handshake with a client certificate that does not validate, and
+# then drop the connection as deployed servers do.  Python's ssl cannot ask for a client
+# certificate without refusing the handshake when it does not validate, so a verify callback
+# is attached to the OpenSSL SSL_CTX behind the SSLContext: it lets OpenSSL's own verdict
+# (against client_ca, exactly as in lenient mode) through as "accepted" and notes each failure
+# for the handshaking thread, which then closes the connection without a word.
+_SSL_VERIFY_PEER: Final = 0x01
+_SSL_VERIFY_FAIL_IF_NO_PEER_CERT: Final = 0x02
+_VERIFY_CALLBACK_TYPE: Final = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+_verify_state = threading.local()
+
+
+class _OpenSSL:
+    """The few libssl/libcrypto functions needed, from the library CPython's ssl module uses."""
+
+    def __init__(self) -> None:
+        import _ssl  # noqa: PLC0415 - the extension module whose libssl is wanted
+
+        library = ctypes.CDLL(_ssl.__file__)  # dlsym looks in its dependencies too
+        self.get_verify_mode = library.SSL_CTX_get_verify_mode
+        self.get_verify_mode.argtypes = [ctypes.c_void_p]
+        self.get_verify_mode.restype = ctypes.c_int
+        self.set_verify = library.SSL_CTX_set_verify
+        self.set_verify.argtypes = [ctypes.c_void_p, ctypes.c_int, _VERIFY_CALLBACK_TYPE]
+        self.set_verify.restype = None
+        self.store_error = library.X509_STORE_CTX_get_error
+        self.store_error.argtypes = [ctypes.c_void_p]
+        self.store_error.restype = ctypes.c_int
+        self.error_string = library.X509_verify_cert_error_string
+        self.error_string.argtypes = [ctypes.c_long]
+        self.error_string.restype = ctypes.c_char_p
+
+
+_openssl: _OpenSSL | None = None
+
+
+def _note_verify_result(preverify_ok: int, store: int | None) -> int:
+    failures: list[str] | None = getattr(_verify_state, "failures", None)
+    if preverify_ok or failures is None or _openssl is None:
+        return preverify_ok  # outside a handshake of the lab's: OpenSSL's verdict stands
+    code = _openssl.store_error(store)
+    text = _openssl.error_string(code)
+    failures.append(text.decode("ascii", "replace") if text else f"X509 error {code}")
+    return 1
+
+
+_verify_callback: Final = _VERIFY_CALLBACK_TYPE(_note_verify_result)
+
+
+def _ssl_ctx_pointer(context: ssl.SSLContext, lib: _OpenSSL) -> int:
+    """The ``SSL_CTX *`` of ``context``: CPython's PySSLContext keeps it right after
+    PyObject_HEAD.  Checked by reading the verify mode through it for two settings; any
+    mismatch is a RuntimeError rather than a guess."""
+    pointer = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if not pointer:
+        raise RuntimeError("this Python's SSLContext layout is not known: no SSL_CTX pointer")
+    saved = context.verify_mode
+    try:
+        for mode, flags in (
+            (ssl.CERT_REQUIRED, _SSL_VERIFY_PEER | _SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+            (ssl.CERT_OPTIONAL, _SSL_VERIFY_PEER),
+        ):
+            context.verify_mode = mode
+            if lib.get_verify_mode(pointer) != flags:
+                raise RuntimeError(
+                    "this Python's SSLContext layout is not known: the SSL_CTX pointer does not "
+                    "reflect the verify mode; strict client-certificate handling is unavailable"
+                )
+    finally:
+        context.verify_mode = saved
+    return pointer
+
+
+def _finish_handshake_on_unverified_client(
+    context: ssl.SSLContext, require_client_certificate: bool
+) -> None:
+    global _openssl  # noqa: PLW0603 - loaded once, on first use
+    if _openssl is None:
+        _openssl = _OpenSSL()
+    pointer = _ssl_ctx_pointer(context, _openssl)
+    flags = _SSL_VERIFY_PEER
+    if require_client_certificate:
+        flags |= _SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+    _openssl.set_verify(pointer, flags, _verify_callback)
+    if _openssl.get_verify_mode(pointer) != flags:
+        raise RuntimeError("setting the verify callback did not take effect")
+
+
 def tls_server_context(
     identity: Issued,
     client_ca: Sequence[x509.Certificate] = (),
@@ -324,11 +674,16 @@ def tls_server_context(
     require_client_certificate: bool = True,
     minimum_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
     maximum_version: ssl.TLSVersion | None = None,
+    drop_unverified_clients: bool = False,
 ) -> ssl.SSLContext:
     """A server SSLContext for ``identity`` (certificate and chain sent), TLS 1.2 or later.
 
     The PEM files ``load_cert_chain`` needs are written (mode 0600) in a private temporary
     directory and removed as soon as they are loaded.
+
+    ``drop_unverified_clients`` (with ``client_ca``): a client certificate that does not
+    validate to ``client_ca`` still completes the handshake; the failures are noted for the
+    handshaking thread (see ``_LabHTTPServer.finish_request``), which drops the connection.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = max(minimum_version, ssl.TLSVersion.TLSv1_2)
@@ -344,11 +699,15 @@ def tls_server_context(
         context.load_verify_locations(cadata=pem_bundle(client_ca).decode("ascii"))
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
         context.verify_mode = ssl.CERT_REQUIRED if require_client_certificate else ssl.CERT_OPTIONAL
+        if drop_unverified_clients:
+            _finish_handshake_on_unverified_client(context, require_client_certificate)
     return context
 
 
-def _peer_serial(connection: socket.socket) -> str | None:
-    """The subject serialNumber (2.5.4.5) of the TLS client certificate, if any."""
+def _peer_serial(connection: socket.socket, *, last_rdn: bool = False) -> str | None:
+    """The device's serial number from its TLS client certificate, if any: the subject's
+    serialNumber (2.5.4.5), or with ``last_rdn`` the value of the subject's last RDN, as
+    deployed servers read it."""
     if not isinstance(connection, ssl.SSLSocket):
         return None
     der = connection.getpeercert(binary_form=True)
@@ -356,7 +715,11 @@ def _peer_serial(connection: socket.socket) -> str | None:
         return None
     try:
         cert = x509.load_der_x509_certificate(der)
-        attributes = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+        if last_rdn:
+            rdns = list(cert.subject.rdns)
+            attributes = list(rdns[-1]) if rdns else []
+        else:
+            attributes = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
     except ValueError:
         return None
     if not attributes:
@@ -443,6 +806,8 @@ class _LabHTTPServer(ThreadingHTTPServer):
                 if not self._track(connection):
                     return
                 connection.settimeout(HANDSHAKE_TIMEOUT)
+                failures: list[str] = []
+                _verify_state.failures = failures
                 try:
                     connection.do_handshake()
                 except (OSError, ValueError) as exc:
@@ -452,6 +817,21 @@ class _LabHTTPServer(ThreadingHTTPServer):
                             "event": "tls-handshake-failed",
                             "client": str(client_address[0]),
                             "error": str(exc) or type(exc).__name__,
+                        }
+                    )
+                    _drain(connection)
+                    return
+                finally:
+                    _verify_state.failures = None
+                if failures:
+                    # strict mode: as deployed servers do, no alert, no answer, no close_notify
+                    self.lab._record(
+                        {
+                            "time": _now(),
+                            "event": "client-certificate-dropped",
+                            "client": str(client_address[0]),
+                            "client_serial": _peer_serial(connection, last_rdn=True),
+                            "error": "; ".join(dict.fromkeys(failures)),
                         }
                     )
                     return
@@ -480,6 +860,20 @@ class _LabHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # finish_request already absorbs connection errors; nothing to print
+
+
+def _drain(connection: socket.socket) -> None:
+    """After a refused handshake (the alert is sent): read what the client still sends until
+    it closes, so that closing here sends no RST, which could make the client lose the alert."""
+    with contextlib.suppress(OSError, ValueError):
+        socket.socket.shutdown(connection, socket.SHUT_WR)
+        connection.settimeout(DRAIN_TIMEOUT)
+        received = 0
+        while received < DRAIN_LIMIT:
+            chunk = socket.socket.recv(connection, FILE_CHUNK)
+            if not chunk:
+                break
+            received += len(chunk)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -716,6 +1110,7 @@ class _Refused(Exception):
 
 class _BootstrapHandler(_Handler):
     server: _LabHTTPServer
+    _answer_type: str = JSON_MEDIA_TYPE
 
     @property
     def lab(self) -> LabBootstrapServer:
@@ -740,7 +1135,10 @@ class _BootstrapHandler(_Handler):
         path = urlsplit(self.path).path
         root = config.served_root()
         basic = self._basic()
-        serial = _peer_serial(self.connection) or (basic[0] if basic else None)
+        serial = _peer_serial(self.connection, last_rdn=config.strict) or (
+            basic[0] if basic else None
+        )
+        self._answer_type = JSON_MEDIA_TYPE
         authorization = self.headers.get("Authorization")
         record: dict[str, Any] = self._begin(
             {
@@ -783,8 +1181,8 @@ class _BootstrapHandler(_Handler):
             record.setdefault("error", refused.message)
             self._send(
                 refused.status,
-                restconf_errors(refused.tag, refused.message),
-                JSON_MEDIA_TYPE,
+                restconf_errors(refused.tag, refused.message, media_type=self._answer_type),
+                self._answer_type,
                 refused.headers,
                 close=refused.close,
             )
@@ -855,13 +1253,22 @@ class _BootstrapHandler(_Handler):
                     "valid HTTP Basic credentials are required",
                     {"WWW-Authenticate": f'Basic realm="{BASIC_REALM}"'},
                 )
-        media_type = _essence(self.headers.get("Content-Type"))
-        if media_type not in {JSON_MEDIA_TYPE, XML_MEDIA_TYPE}:
-            raise _Refused(
-                415,
-                "invalid-value",
-                f"Content-Type must be {JSON_MEDIA_TYPE} or {XML_MEDIA_TYPE}",
-            )
+        served = tuple(t for t in config.media_types if t in (JSON_MEDIA_TYPE, XML_MEDIA_TYPE))
+        if served and JSON_MEDIA_TYPE not in served:
+            self._answer_type = served[0]
+        accept = self.headers.get("Accept")
+        if config.strict and accept is not None:
+            # D29: deployed servers compare the header whole with the one type they serve
+            if accept.strip() not in served:
+                raise _Refused(
+                    406, "invalid-value", f"Accept must be exactly {' or '.join(served)}"
+                )
+            self._answer_type = accept.strip()
+        content_type = self.headers.get("Content-Type")
+        media_type = (content_type or "").strip() if config.strict else _essence(content_type)
+        if media_type not in served:
+            raise _Refused(415, "invalid-value", f"Content-Type must be {' or '.join(served)}")
+        record["body"] = body.decode("utf-8", "replace")
         if event == "get-bootstrapping-data":
             self._get_bootstrapping_data(body, media_type, record)
         else:
@@ -869,15 +1276,15 @@ class _BootstrapHandler(_Handler):
 
     def _get_bootstrapping_data(self, body: bytes, media_type: str, record: dict[str, Any]) -> None:
         try:
-            request = _parse_gbd_input(body, media_type)
-        except DataError as exc:
+            request = parse_gbd_request(body, media_type)
+        except _BadRequest as exc:
             raise _Refused(400, "malformed-message", str(exc)) from None
         record["input"] = {
             "signed-data-preferred": request.signed_data_preferred,
             "hw-model": request.hw_model,
             "os-name": request.os_name,
             "os-version": request.os_version,
-            "nonce": encode_base64(request.nonce) if request.nonce is not None else None,
+            "nonce": _b64(request.nonce) if request.nonce is not None else None,
         }
         config = self.lab.config
         serial = record["client_serial"]
@@ -889,19 +1296,23 @@ class _BootstrapHandler(_Handler):
             raise _Refused(404, "invalid-value", f"no bootstrapping data for device {serial}")
         if response.delay > 0:
             self.lab._stopping.wait(response.delay)
+        answer_type = response.media_type or self._answer_type
         if response.body_override is not None:
             record["answer"] = "override"
             record["status"] = response.status
-            self._send(response.status, response.body_override, response.media_type)
+            self._send(response.status, response.body_override, answer_type)
             return
         if response.status != 200 or response.error_document is not None:
             record["answer"] = "error"
             record["status"] = response.status
             document = response.error_document
+            error_type = JSON_MEDIA_TYPE if document is not None else self._answer_type
             if document is None:
                 tag = _STATUS_TAGS.get(response.status, "operation-failed")
-                document = restconf_errors(tag, f"the lab answers {response.status}")
-            self._send(response.status, document, JSON_MEDIA_TYPE)
+                document = restconf_errors(
+                    tag, f"the lab answers {response.status}", media_type=error_type
+                )
+            self._send(response.status, document, error_type)
             return
 
         signed: SignedSet | None = None
@@ -923,18 +1334,16 @@ class _BootstrapHandler(_Handler):
                 signed.owner_certificate,
                 signed.ownership_voucher,
                 response.reporting_level,
-                response.media_type,
+                answer_type,
             )
         elif unsigned is not None:
             record["answer"] = "unsigned"
-            document = output_document(
-                unsigned, None, None, response.reporting_level, response.media_type
-            )
+            document = output_document(unsigned, None, None, response.reporting_level, answer_type)
         else:
             record["answer"] = "none"
             raise _Refused(404, "invalid-value", f"no bootstrapping data for device {serial}")
         record["status"] = 200
-        self._send(200, document, response.media_type)
+        self._send(200, document, answer_type)
 
     @staticmethod
     def _signed(response: Response, nonce: bytes | None) -> SignedSet | None:
@@ -944,18 +1353,18 @@ class _BootstrapHandler(_Handler):
 
     def _report_progress(self, body: bytes, media_type: str, record: dict[str, Any]) -> None:
         try:
-            report = _parse_report_input(body, media_type)
-        except DataError as exc:
+            report = parse_report_request(body, media_type)
+        except _BadRequest as exc:
             raise _Refused(400, "malformed-message", str(exc)) from None
-        progress_type = report.progress_type.value
+        progress_type = report.progress_type
         record["progress-type"] = progress_type
         record["message"] = report.message
         record["ssh-host-keys"] = [
-            {"algorithm": key.algorithm, "key-data": encode_base64(key.key_data)}
-            for key in report.ssh_host_keys
+            {"algorithm": algorithm, "key-data": _b64(key_data)}
+            for algorithm, key_data in report.ssh_host_keys
         ]
         record["trust-anchor-certs"] = len(report.trust_anchor_certs)
-        record["trust-anchor-cert-values"] = [encode_base64(c) for c in report.trust_anchor_certs]
+        record["trust-anchor-cert-values"] = [_b64(c) for c in report.trust_anchor_certs]
         config = self.lab.config
         status = config.report_status_for.get(progress_type, config.report_status)
         record["status"] = status
@@ -963,7 +1372,8 @@ class _BootstrapHandler(_Handler):
             self._send(204)
         elif status >= 300:
             tag = _STATUS_TAGS.get(status, "operation-failed")
-            self._send(status, restconf_errors(tag, f"the lab answers {status}"), JSON_MEDIA_TYPE)
+            answer = restconf_errors(tag, f"the lab answers {status}", media_type=self._answer_type)
+            self._send(status, answer, self._answer_type)
         else:
             self._send(status, json.dumps({f"{MODULE}:output": {}}).encode(), JSON_MEDIA_TYPE)
 
@@ -982,8 +1392,11 @@ class LabBootstrapServer(_BackgroundServer):
     ``hw-model``, ``os-name``, ``os-version``, ``nonce`` base64 or None) and ``answer``
     ("signed", "unsigned", "error", "override" or "none").  report-progress adds
     ``progress-type``, ``message``, ``ssh-host-keys`` ([{algorithm, key-data (base64)}]),
-    ``trust-anchor-certs`` (a count) and ``trust-anchor-cert-values`` (base64 each).  A failed
-    TLS handshake is recorded as event "tls-handshake-failed" with ``client`` and ``error``.
+    ``trust-anchor-certs`` (a count) and ``trust-anchor-cert-values`` (base64 each).  Both
+    RPCs record ``body``, the request body as sent (UTF-8 text), once its media type is
+    accepted.  A failed TLS handshake is recorded as event "tls-handshake-failed" with
+    ``client`` and ``error``; a strict server's drop of a client certificate that does not
+    validate as "client-certificate-dropped" with ``client``, ``client_serial`` and ``error``.
     """
 
     _handler_class = _BootstrapHandler
@@ -1007,6 +1420,7 @@ class LabBootstrapServer(_BackgroundServer):
             require_client_certificate=self.config.require_client_certificate,
             minimum_version=self.config.tls_minimum_version,
             maximum_version=self.config.tls_maximum_version,
+            drop_unverified_clients=self.config.strict,
         )
 
     @property

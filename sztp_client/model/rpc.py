@@ -1,9 +1,10 @@
 """RPC data of ``ietf-sztp-bootstrap-server`` (RFC 8572 §7): get-bootstrapping-data and
 report-progress.
 
-The client builds the inputs (:meth:`GetBootstrappingDataInput.to_json`,
-:meth:`ReportProgressInput.to_json`) and parses the get-bootstrapping-data output in JSON or XML;
-the input parsers serve a lab bootstrap server.  Binary leaves are decoded octets here; the CMS
+The client builds the inputs in JSON (RFC 7951) or XML (RFC 7950 §7.14.2: an ``input`` element
+in the module's namespace) with :meth:`GetBootstrappingDataInput.to_json` / ``to_xml`` and
+:meth:`ReportProgressInput.to_json` / ``to_xml``, and parses the get-bootstrapping-data output
+in JSON or XML; the input parsers serve tests.  Binary leaves are decoded octets here; the CMS
 inside them is the trust layer's business.
 
 Errors name the leaf in ``ModelError.field`` (``conveyed-information``, ``nonce``,
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import dataclass
 from typing import Final
+from xml.sax.saxutils import escape
 
 from sztp_client.encoding import (
     XMLKind,
@@ -45,6 +48,7 @@ __all__ = [
     "parse_get_bootstrapping_data_input",
     "parse_get_bootstrapping_data_output",
     "parse_report_progress_input",
+    "yang_string",
 ]
 
 MODULE: Final = "ietf-sztp-bootstrap-server"
@@ -60,6 +64,30 @@ _OUTPUT: Final = f"{MODULE}:output"
 
 def _dump(document: dict[str, object]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# RFC 7950 §9.4: a string holds Unicode characters, tab, CR and LF, but no other C0 control
+# characters, no surrogates and no noncharacters (XML 1.0 refuses the same ones).
+_NOT_IN_STRING: Final = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(rf"\U{plane:04X}FFFE\U{plane:04X}FFFF" for plane in range(1, 17))
+    + "]"
+)
+
+
+def yang_string(text: str) -> str:
+    """``text`` as a valid YANG string: each character a string may not hold becomes U+FFFD
+    (a script's output tail in a progress message may hold terminal escapes)."""
+    return _NOT_IN_STRING.sub("\ufffd", text)
+
+
+def _xml_document(leaves: list[str]) -> bytes:
+    """``<input xmlns="...">`` around already escaped child elements."""
+    return (f'<input xmlns="{NAMESPACE}">' + "".join(leaves) + "</input>").encode("utf-8")
+
+
+def _xml_leaf(name: str, value: str) -> str:
+    return f"<{name}>{escape(value, {chr(13): '&#13;'})}</{name}>"
 
 
 def _top_member(data: bytes, what: str, member: str, label: str) -> object:
@@ -93,6 +121,10 @@ class GetBootstrappingDataInput:
     nonce: bytes | None = None
 
     def __post_init__(self) -> None:
+        for name in ("hw_model", "os_name", "os_version"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, yang_string(value))
         if self.nonce is not None and not (NONCE_MIN_OCTETS <= len(self.nonce) <= NONCE_MAX_OCTETS):
             raise ModelError(
                 "nonce",
@@ -114,6 +146,22 @@ class GetBootstrappingDataInput:
         if self.nonce is not None:
             body["nonce"] = encode_base64(self.nonce)
         return _dump({_INPUT: body})
+
+    def to_xml(self) -> bytes:
+        """The request body (``application/yang-data+xml``), leaves in the module's order."""
+        leaves: list[str] = []
+        if self.signed_data_preferred:
+            leaves.append("<signed-data-preferred/>")
+        for name, value in (
+            ("hw-model", self.hw_model),
+            ("os-name", self.os_name),
+            ("os-version", self.os_version),
+        ):
+            if value is not None:
+                leaves.append(_xml_leaf(name, value))
+        if self.nonce is not None:
+            leaves.append(_xml_leaf("nonce", encode_base64(self.nonce)))
+        return _xml_document(leaves)
 
 
 def parse_get_bootstrapping_data_input(data: bytes) -> GetBootstrappingDataInput:
@@ -259,6 +307,8 @@ class ReportProgressInput:
             raise ModelError(
                 "progress-type", f"{self.progress_type!r:.80} is not a progress type"
             ) from None
+        if self.message is not None:
+            object.__setattr__(self, "message", yang_string(self.message))
         object.__setattr__(self, "ssh_host_keys", tuple(self.ssh_host_keys))
         object.__setattr__(self, "trust_anchor_certs", tuple(self.trust_anchor_certs))
         complete = self.progress_type is ProgressType.BOOTSTRAP_COMPLETE
@@ -286,6 +336,28 @@ class ReportProgressInput:
                 "trust-anchor-cert": [encode_base64(cert) for cert in self.trust_anchor_certs]
             }
         return _dump({_INPUT: body})
+
+    def to_xml(self) -> bytes:
+        """The request body (``application/yang-data+xml``), nodes in the module's order."""
+        leaves = [_xml_leaf("progress-type", self.progress_type.value)]
+        if self.message is not None:
+            leaves.append(_xml_leaf("message", self.message))
+        if self.ssh_host_keys:
+            keys = "".join(
+                "<ssh-host-key>"
+                + _xml_leaf("algorithm", key.algorithm)
+                + _xml_leaf("key-data", encode_base64(key.key_data))
+                + "</ssh-host-key>"
+                for key in self.ssh_host_keys
+            )
+            leaves.append(f"<ssh-host-keys>{keys}</ssh-host-keys>")
+        if self.trust_anchor_certs:
+            certs = "".join(
+                _xml_leaf("trust-anchor-cert", encode_base64(cert))
+                for cert in self.trust_anchor_certs
+            )
+            leaves.append(f"<trust-anchor-certs>{certs}</trust-anchor-certs>")
+        return _xml_document(leaves)
 
 
 def _ssh_host_keys(container: YangJSONObject | None) -> tuple[SSHHostKey, ...]:

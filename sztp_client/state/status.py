@@ -51,7 +51,7 @@ _DIAGNOSES: dict[str, str] = {
 
 def describe_error(error: SZTPError) -> dict[str, Any]:
     kind = type(error).__name__
-    diagnosis = next(
+    diagnosis = type(error).diagnosis or next(
         (
             text
             for name, text in _DIAGNOSES.items()

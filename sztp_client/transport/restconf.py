@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import ipaddress
 import json
 import logging
@@ -49,12 +50,16 @@ from sztp_client import __version__
 from sztp_client.encoding import load_json, load_xml, split_tag
 from sztp_client.errors import (
     ConnectError,
+    ConnectionDroppedError,
     DataError,
     EncodingError,
+    MediaTypeError,
     ModelError,
     ReportRejectedError,
+    ServerCertificateError,
     ServerError,
     SizeLimitError,
+    TLSAlertError,
     TLSError,
     TransportError,
 )
@@ -74,6 +79,7 @@ __all__ = [
     "DEFAULT_RESTCONF_ROOT",
     "GET_BOOTSTRAPPING_DATA",
     "HOST_META_PATH",
+    "MEDIA_TYPES",
     "REPORT_PROGRESS",
     "RestconfClient",
     "ServerEndpoint",
@@ -98,7 +104,9 @@ XRD_MEDIA_TYPE: Final = "application/xrd+xml"
 XRD_NAMESPACE: Final = "http://docs.oasis-open.org/ns/xri/xrd-1.0"
 RESTCONF_NAMESPACE: Final = "urn:ietf:params:xml:ns:yang:ietf-restconf"
 _IETF_YANG_NAMESPACE: Final = "urn:ietf:params:xml:ns:yang:"
-_ACCEPT_DATA: Final = f"{JSON_MEDIA_TYPE}, {XML_MEDIA_TYPE};q=0.9"
+# D29: one media type in Accept, and the same as Content-Type; deployed servers compare these
+# headers whole (406, 415 otherwise).
+MEDIA_TYPES: Final = {"json": JSON_MEDIA_TYPE, "xml": XML_MEDIA_TYPE}
 _USER_AGENT: Final = f"sztp-client/{__version__}"
 _UNTRUSTED_INPUT_MEMBERS: Final = frozenset({"signed-data-preferred", "nonce"})
 
@@ -319,15 +327,81 @@ def _reason(exc: BaseException) -> str:
     return _shown(_URLLIB3_PREFIX.sub("", str(exc)) or type(exc).__name__)
 
 
-def transport_error(exc: BaseException, target: str) -> TransportError:
-    """The project's error for a urllib3 or socket failure while talking to ``target``."""
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The :class:`ssl.SSLError` behind a urllib3 error, if there is one."""
+    seen: set[int] = set()
+    queue: list[BaseException] = [exc]
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError) and not isinstance(current, Urllib3SSLError):
+            return current
+        queue.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                queue.append(linked)
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            queue.append(reason)
+    return None
+
+
+def _closed_cause(exc: BaseException) -> BaseException | None:
+    """The EOF or reset behind a urllib3 ``ProtocolError`` (the peer closed the connection)."""
+    if not isinstance(exc, urllib3.exceptions.ProtocolError):
+        return None
+    for arg in exc.args:
+        if isinstance(
+            arg,
+            http.client.RemoteDisconnected
+            | ConnectionResetError
+            | BrokenPipeError
+            | ConnectionAbortedError
+            | ssl.SSLEOFError
+            | ssl.SSLZeroReturnError,
+        ):
+            return arg
+    return None
+
+
+def transport_error(
+    exc: BaseException, target: str, *, client_certificate: bool = False
+) -> TransportError:
+    """The project's error for a urllib3 or socket failure while talking to ``target``.
+
+    The TLS failures an operator must tell apart each get their own class (D29): the server's
+    certificate fails verification (:class:`ServerCertificateError`), the server sent an alert
+    (:class:`TLSAlertError`: it refused the device certificate), and, when the device sent a
+    client certificate (``client_certificate``), the server closed the connection after the
+    handshake without an answer (:class:`ConnectionDroppedError`).
+    """
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
-    if isinstance(exc, urllib3.exceptions.ProtocolError) and len(exc.args) > 1:
-        inner = exc.args[1]
-        if isinstance(inner, ssl.SSLError):
-            exc = inner
-    if isinstance(exc, Urllib3SSLError | ssl.SSLError):
+    closed = _closed_cause(exc)
+    cause = _ssl_cause(exc)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        detail = cause.verify_message or _reason(cause)
+        return ServerCertificateError(
+            f"TLS with {target} failed: the server's certificate does not validate to the "
+            f"bootstrap-server trust anchors ({_shown(str(detail))}); check the anchors, the "
+            "server certificate's names and the clock mode"
+        )
+    reason = (getattr(cause, "reason", None) or "") if cause is not None else ""
+    if "ALERT" in str(reason).upper():
+        return TLSAlertError(
+            f"TLS with {target} failed: the server sent the alert "
+            f"{_shown(str(reason)).lower()}: it refused the device certificate; check the "
+            "IDevID and that the server trusts its CA"
+        )
+    if closed is not None and client_certificate:
+        return ConnectionDroppedError(
+            f"{target} closed the connection right after the TLS handshake without an answer "
+            f"({_reason(closed)}): the server may have refused the device certificate; check "
+            "the IDevID and that the server trusts its CA"
+        )
+    if closed is None and (cause is not None or isinstance(exc, Urllib3SSLError)):
         return TLSError(
             f"TLS with {target} failed: {_reason(exc)}; check the bootstrap-server trust "
             "anchors and the clock mode (and that the server accepts the device certificate)"
@@ -520,7 +594,13 @@ class RestconfClient:
         basic_auth: tuple[str, str] | None = None,
         timeouts: Timeouts = Timeouts(),
         limits: TransportLimits = TransportLimits(),
+        encoding: str = "json",
     ) -> None:
+        if encoding not in MEDIA_TYPES:
+            raise ValueError(f"the encoding is json or xml, not {encoding!r}")
+        self.encoding = encoding
+        self.media_type = MEDIA_TYPES[encoding]
+        self._client_certificate = identity is not None
         self.endpoint = endpoint
         self.address = address
         self.trusted = trusted
@@ -589,7 +669,9 @@ class RestconfClient:
                     decode_content=False,
                 )
         except (Urllib3HTTPError, OSError) as exc:
-            raise transport_error(exc, self.target) from exc
+            raise transport_error(
+                exc, self.target, client_certificate=self._client_certificate
+            ) from exc
         success = 200 <= response.status < 300
         completed = False
         try:
@@ -606,7 +688,9 @@ class RestconfClient:
                 completed = True
             return _Reply(response.status, response.reason or "", media_type, data)
         except (Urllib3HTTPError, OSError) as exc:
-            raise transport_error(exc, self.target) from exc
+            raise transport_error(
+                exc, self.target, client_certificate=self._client_certificate
+            ) from exc
         finally:
             if not completed:
                 response.close()  # an unread body: do not reuse the connection
@@ -617,15 +701,23 @@ class RestconfClient:
         message = f"{what} at {self.target}: HTTP {reply.status}"
         if reply.reason:
             message += f" {_shown(reply.reason)}"
+        error_class = ServerError
+        if reply.status in (406, 415):
+            # D29: the server does not serve the media type sent; asking again will not help
+            error_class = MediaTypeError
+            message += (
+                f"; the client sent Accept and Content-Type {self.media_type} "
+                "(network.encoding): the server does not serve that media type"
+            )
         if document is None:
             if reply.body:
                 message += " (the reply is not a RESTCONF error document)"
-            return ServerError(message, status=reply.status)
+            return error_class(message, status=reply.status)
         if document.tag:
             message += f", {_shown(document.tag)}"
         if document.message:
             message += f": {_shown(document.message)}"
-        return ServerError(
+        return error_class(
             message,
             status=reply.status,
             error_tag=document.tag,
@@ -715,9 +807,9 @@ class RestconfClient:
         :class:`ServerError` carrying the RESTCONF error-tag, error-message and error-info
         (D8; RFC 9646's 400 with ``ietf-sztp-csr:csr-request`` in ``error_info``).
         """
-        body = request.to_json()
+        body = request.to_json() if self.encoding == "json" else request.to_xml()
         if not self.trusted:
-            members = json.loads(body)[f"{MODULE}:input"]
+            members = json.loads(request.to_json())[f"{MODULE}:input"]
             if "signed-data-preferred" not in members or not set(members).issubset(
                 _UNTRUSTED_INPUT_MEMBERS
             ):
@@ -728,7 +820,7 @@ class RestconfClient:
         reply = self._exchange(
             "POST",
             self._operation_path(GET_BOOTSTRAPPING_DATA),
-            headers={"Content-Type": JSON_MEDIA_TYPE, "Accept": _ACCEPT_DATA},
+            headers={"Content-Type": self.media_type, "Accept": self.media_type},
             body=body,
             limit=self.limits.response,
             error_limit=self.limits.error_document,
@@ -749,13 +841,15 @@ class RestconfClient:
         reply = self._exchange(
             "POST",
             self._operation_path(REPORT_PROGRESS),
-            headers={"Content-Type": JSON_MEDIA_TYPE, "Accept": _ACCEPT_DATA},
-            body=report.to_json(),
+            headers={"Content-Type": self.media_type, "Accept": self.media_type},
+            body=report.to_json() if self.encoding == "json" else report.to_xml(),
             limit=self.limits.report_reply,
             what="report-progress reply",
         )
         if reply.status == 204:
             return
+        if reply.status in (406, 415):
+            raise self._server_error(f"report-progress ({report.progress_type.value})", reply)
         message = (
             f"report-progress ({report.progress_type.value}) at {self.target}: HTTP "
             f"{reply.status}, expected 204 No Content"

@@ -57,6 +57,8 @@ class Env:
 
     def server(self, default: Response | None = None, **config: Any) -> LabBootstrapServer:
         config.setdefault("client_ca", [self.lab.pki.manufacturer_root.cert])
+        # D29: every scenario runs against a server that behaves as deployed ones do
+        config.setdefault("strict", True)
         identity = config.pop("identity", self.lab.server_identity)
         server = LabBootstrapServer(ServerConfig(identity=identity, default=default, **config))
         server.start()

@@ -393,12 +393,12 @@ def test_xml_reply_with_signed_xml_conveyed_information(env: Env) -> None:
         pre_script=script("exit 0", env.log),
         post_script=script("exit 0", env.log),
     )
-    server = env.server(Response(signed=env.signed(conveyed, encoding="xml"), media_type=XML))
-    device = env.device([server], extra=_extra())
+    server = env.server(Response(signed=env.signed(conveyed, encoding="xml")))
+    device = env.device([server], extra=_extra(network={"encoding": "xml"}))
     result = _run(device)
     assert result.returncode == 0, _why(result)
     [request] = _gbd(server)
-    assert XML in request["accept"]
+    assert request["accept"] == XML and request["content_type"] == XML  # D29
     assert request["answer"] == "signed"
     assert server.reports() == ["bootstrap-initiated", "bootstrap-complete"]
     assert json.loads(device.config_file.read_text()) == {"hostname": "xml-device"}
@@ -429,9 +429,9 @@ def test_expired_server_certificate_refused_under_trusted_clock(env: Env) -> Non
     assert _wait_for(server, "tls-handshake-failed")
     status = device.status()
     assert status["state"] == "no-data"
-    assert status["last-error"]["type"] == "TLSError"
+    assert status["last-error"]["type"] == "ServerCertificateError"
     assert [(a["trust"], a["outcome"]) for a in status["attempts"]] == [("trusted", "error")]
-    assert status["attempts"][0]["error"]["type"] == "TLSError"
+    assert status["attempts"][0]["error"]["type"] == "ServerCertificateError"
     assert "expired" in status["last-error"]["message"]
     _assert_untouched(env, device, before)
 
@@ -466,7 +466,7 @@ def test_server_certificate_for_another_name_refused(env: Env, clock: str) -> No
     assert result.returncode == 69, _why(result)
     assert _gbd(server) == []
     status = device.status()
-    assert status["last-error"]["type"] == "TLSError"
+    assert status["last-error"]["type"] == "ServerCertificateError"
     assert "mismatch" in status["last-error"]["message"]
     assert [a["outcome"] for a in status["attempts"]] == ["error"]
     _assert_untouched(env, device, before)
@@ -566,8 +566,8 @@ def test_signed_redirect_anchor_that_does_not_match_refuses_next_server(env: Env
     assert _gbd(onboarding) == []
     attempts = _attempts(device)
     assert [(a["trust"], a["hop"]) for a in attempts] == [("provisional", 0), ("trusted", 1)]
-    assert attempts[1]["error"]["type"] == "TLSError"
-    assert device.status()["last-error"]["type"] == "TLSError"
+    assert attempts[1]["error"]["type"] == "ServerCertificateError"
+    assert device.status()["last-error"]["type"] == "ServerCertificateError"
     _assert_untouched(env, device, before)
 
 

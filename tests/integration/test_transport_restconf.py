@@ -14,6 +14,7 @@ import json
 import socket
 import ssl
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -24,10 +25,14 @@ from cryptography.hazmat.primitives import serialization
 from sztp_client.errors import (
     ConfigurationError,
     ConnectError,
+    ConnectionDroppedError,
     EncodingError,
+    MediaTypeError,
     ReportRejectedError,
+    ServerCertificateError,
     ServerError,
     SizeLimitError,
+    TLSAlertError,
     TLSError,
     TransportError,
 )
@@ -36,6 +41,7 @@ from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     ReportingLevel,
     ReportProgressInput,
+    SSHHostKey,
     parse_get_bootstrapping_data_input,
     parse_report_progress_input,
 )
@@ -167,7 +173,7 @@ def test_trusted_get_bootstrapping_data(server: ScriptedServer, spki: ServerPKI)
     assert request.method == "POST"
     assert request.path == GBD_PATH
     assert request.headers["content-type"] == JSON_TYPE
-    assert request.headers["accept"].split(",")[0].strip() == JSON_TYPE
+    assert request.headers["accept"] == JSON_TYPE  # D29: exactly one media type
     assert request.headers["host"] == f"localhost:{server.port}"
     assert "authorization" not in request.headers
     assert parse_get_bootstrapping_data_input(request.body) == TRUSTED_REQUEST
@@ -689,3 +695,99 @@ def test_plain_http_server_is_a_tls_error(spki: ServerPKI) -> None:
         server.routes[GBD_PATH] = GBD_OK
         with client_for(server, trusted=False) as client, pytest.raises(TLSError):
             client.get_bootstrapping_data(UNTRUSTED_REQUEST)
+
+
+# ---------------------------------------------------------------------------------------------
+# one media type on the wire (D29, R-084, R-085)
+
+
+def test_xml_encoding_sends_xml_with_one_media_type(
+    server: ScriptedServer, spki: ServerPKI
+) -> None:
+    """D29: with encoding "xml" both RPCs carry Accept and Content-Type
+    application/yang-data+xml, and their bodies are XML inputs in the module's namespace."""
+    server.routes[GBD_PATH] = Reply(200, {"Content-Type": XML_TYPE}, GBD_XML)
+    server.routes[REPORT_PATH] = Reply(204)
+    report = ReportProgressInput(
+        ProgressType.BOOTSTRAP_COMPLETE,
+        message="done <&> \x1b[0m",
+        ssh_host_keys=(SSHHostKey("ssh-ed25519", b"\x00\x00\x00\x0bssh-ed25519"),),
+        trust_anchor_certs=(CONVEYED,),
+    )
+    with client_for(server, spki=spki, encoding="xml") as client:
+        output = client.get_bootstrapping_data(TRUSTED_REQUEST)
+        client.report_progress(report)
+    assert output.conveyed_information == CONVEYED
+    gbd, posted = server.requests
+    for request in (gbd, posted):
+        assert request.headers["accept"] == XML_TYPE
+        assert request.headers["content-type"] == XML_TYPE
+        root = ET.fromstring(request.body)
+        assert root.tag == "{urn:ietf:params:xml:ns:yang:ietf-sztp-bootstrap-server}input"
+    ns = "{urn:ietf:params:xml:ns:yang:ietf-sztp-bootstrap-server}"
+    root = ET.fromstring(gbd.body)
+    assert [child.tag[len(ns) :] for child in root] == [
+        "hw-model",
+        "os-name",
+        "os-version",
+        "nonce",
+    ]
+    assert base64.b64decode(root.findtext(f"{ns}nonce") or "") == NONCE
+    root = ET.fromstring(posted.body)
+    assert root.findtext(f"{ns}progress-type") == "bootstrap-complete"
+    # a control character cannot be in a YANG string nor in XML: it is replaced (U+FFFD)
+    assert root.findtext(f"{ns}message") == "done <&> \ufffd[0m"
+    assert root.findtext(f"{ns}ssh-host-keys/{ns}ssh-host-key/{ns}algorithm") == "ssh-ed25519"
+    certs = root.findall(f"{ns}trust-anchor-certs/{ns}trust-anchor-cert")
+    assert [base64.b64decode(c.text or "") for c in certs] == [CONVEYED]
+
+
+def test_provisional_xml_request_has_only_signed_data_preferred_and_nonce(
+    server: ScriptedServer,
+) -> None:
+    """D18, D29: the untrusted request in XML: <signed-data-preferred/> and the nonce."""
+    server.routes[GBD_PATH] = Reply(200, {"Content-Type": XML_TYPE}, GBD_XML)
+    with client_for(server, trusted=False, encoding="xml") as client:
+        client.get_bootstrapping_data(UNTRUSTED_REQUEST)
+    [request] = server.requests
+    ns = "{urn:ietf:params:xml:ns:yang:ietf-sztp-bootstrap-server}"
+    root = ET.fromstring(request.body)
+    assert [child.tag[len(ns) :] for child in root] == ["signed-data-preferred", "nonce"]
+    assert root[0].text is None and len(root[0]) == 0
+
+
+def test_unknown_encoding_is_refused(server: ScriptedServer, spki: ServerPKI) -> None:
+    with pytest.raises(ValueError, match="json or xml"):
+        client_for(server, spki=spki, encoding="cbor")
+
+
+@pytest.mark.parametrize("status", [406, 415])
+def test_media_type_refusal_is_its_own_error(
+    server: ScriptedServer, spki: ServerPKI, status: int
+) -> None:
+    """D29: 406 and 415 are a MediaTypeError: not retryable against that server, with the
+    media type sent in the message and a diagnosis that says what to change."""
+    server.routes[GBD_PATH] = Reply(status, {"Content-Type": JSON_TYPE}, ERRORS_JSON)
+    server.routes[REPORT_PATH] = Reply(status)
+    with client_for(server, spki=spki) as client:
+        with pytest.raises(MediaTypeError) as info:
+            client.get_bootstrapping_data(TRUSTED_REQUEST)
+        assert info.value.status == status
+        assert not info.value.retryable
+        assert JSON_TYPE in str(info.value) and "network.encoding" in str(info.value)
+        assert MediaTypeError.diagnosis and "network.encoding" in MediaTypeError.diagnosis
+        with pytest.raises(MediaTypeError):
+            client.report_progress(ReportProgressInput(ProgressType.BOOTSTRAP_INITIATED))
+
+
+def test_wrong_anchor_is_a_server_certificate_error(
+    server: ScriptedServer, spki: ServerPKI
+) -> None:
+    """D29: certificate verify failed is told apart from the device-certificate cases."""
+    server.routes[GBD_PATH] = GBD_OK
+    with (
+        client_for(server, anchors=(spki.other_root.cert,)) as client,
+        pytest.raises(ServerCertificateError) as info,
+    ):
+        client.get_bootstrapping_data(TRUSTED_REQUEST)
+    assert not isinstance(info.value, TLSAlertError | ConnectionDroppedError)

@@ -122,3 +122,14 @@ def test_every_key_is_documented() -> None:
     )
     missing = sorted(k for k in keys if f"{k}`" not in docs and f".{k}" not in docs)
     assert not missing, f"undocumented configuration keys: {missing}"
+
+
+def test_d29_network_encoding(tmp_path: Path) -> None:
+    """D29: network.encoding is json (default) or xml; anything else is refused (exit 78)."""
+    assert load_config(ROOT / "conf" / "client.toml", required=True).network.encoding == "json"
+    main = tmp_path / "client.toml"
+    main.write_text('[network]\nencoding = "xml"\n')
+    assert load_config(main, required=True).network.encoding == "xml"
+    main.write_text('[network]\nencoding = "yaml"\n')
+    with pytest.raises(ConfigurationError, match=r"network\.encoding"):
+        load_config(main, required=True)

@@ -584,11 +584,15 @@ def test_basic_auth_required(lab: Lab, started: Any, unsigned: bytes) -> None:
     assert call(server.port, "GET", "/.well-known/host-meta", context=context).status == 200
 
 
-def test_client_certificate_required(lab: Lab, started: Any, unsigned: bytes) -> None:
+@pytest.mark.parametrize("strict", [True, False])
+def test_client_certificate_required(lab: Lab, started: Any, unsigned: bytes, strict: bool) -> None:
+    """Strict mode (D29) completes the handshake with a certificate of another PKI and drops
+    the connection; lenient mode refuses it in the handshake."""
     config = ServerConfig(
         identity=lab.identity,
         client_ca=[lab.pki.manufacturer_root.cert],
         default=Response(unsigned=unsigned),
+        strict=strict,
     )
     server = started(LabBootstrapServer(config))
     with pytest.raises(OSError):
@@ -605,8 +609,14 @@ def test_client_certificate_required(lab: Lab, started: Any, unsigned: bytes) ->
             JSON_HEADERS,
             context=client_context(lab, stranger_files),
         )
-    failures = eventually(lambda: server.requests("tls-handshake-failed"), 2)
-    assert len(failures) == 2
+    if strict:
+        failures = eventually(lambda: server.requests("tls-handshake-failed"), 1)
+        dropped = eventually(lambda: server.requests("client-certificate-dropped"), 1)
+        assert len(failures) == 1 and len(dropped) == 1
+        assert dropped[0]["client_serial"] == "X-1" and dropped[0]["error"]
+    else:
+        failures = eventually(lambda: server.requests("tls-handshake-failed"), 2)
+        assert len(failures) == 2
     assert all(f["client"] == "127.0.0.1" and f["error"] for f in failures)
     assert server.requests("get-bootstrapping-data") == []
 
@@ -677,6 +687,65 @@ def test_serial_from_certificate_selects_the_response(
     records = server.requests("get-bootstrapping-data")
     assert [r["client_serial"] for r in records] == [SERIAL, OTHER_SERIAL]
     assert [r["client_chain_len"] for r in records] == [1, 2]
+
+
+def _certificate_with_subject(lab: Lab, attributes: list[x509.NameAttribute]) -> tuple[Path, Path]:
+    """A client certificate under the IDevID CA whose subject has ``attributes`` in order."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    issuer = lab.pki.idevid_ca
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(attributes))
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(issuer.key, hashes.SHA256())
+    )
+    from cryptography.hazmat.primitives import serialization
+
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    chain = cert.public_bytes(serialization.Encoding.PEM) + issuer.pem_chain()
+    return lab.pem_files("ordered-subject", chain, key_pem)
+
+
+@pytest.mark.parametrize(("strict", "expected"), [(True, "last-rdn"), (False, "SN-FIRST")])
+def test_strict_serial_is_the_last_rdn(
+    lab: Lab, started: Any, unsigned: bytes, strict: bool, expected: str
+) -> None:
+    """D29: a strict server takes the serial number from the subject's LAST RDN, as deployed
+    servers do; a lenient one reads the serialNumber attribute wherever it is."""
+    files = _certificate_with_subject(
+        lab,
+        [
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, "SN-FIRST"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SZTP Lab"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "last-rdn"),
+        ],
+    )
+    config = ServerConfig(
+        identity=lab.identity,
+        client_ca=[lab.pki.idevid_ca.cert],
+        default=Response(unsigned=unsigned),
+        strict=strict,
+    )
+    server = started(LabBootstrapServer(config))
+    reply = call(
+        server.port, "POST", GBD, gbd_body(), JSON_HEADERS, context=client_context(lab, files)
+    )
+    assert reply.status == 200
+    assert server.requests("get-bootstrapping-data")[0]["client_serial"] == expected
 
 
 def test_unknown_device_without_default_is_404(lab: Lab, started: Any, unsigned: bytes) -> None:
@@ -849,10 +918,54 @@ def test_wrong_content_type_is_415(lab: Lab, started: Any, content_type: str | N
 
 
 def test_content_type_parameters_are_accepted(lab: Lab, started: Any, unsigned: bytes) -> None:
-    server = started(LabBootstrapServer(anonymous(lab, default=Response(unsigned=unsigned))))
+    """Lenient mode takes media-type parameters; strict mode (D29) compares the header whole."""
+    response = Response(unsigned=unsigned)
     headers = {"Content-Type": "application/yang-data+json; charset=utf-8"}
+    lenient = started(LabBootstrapServer(anonymous(lab, default=response, strict=False)))
+    reply = call(lenient.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
+    assert reply.status == 200
+    strict = started(LabBootstrapServer(anonymous(lab, default=response)))
+    reply = call(strict.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
+    assert reply.status == 415
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/yang-data+json, application/yang-data+xml;q=0.9",
+        "application/json",
+        "*/*",
+        "application/yang-data+json; q=1",
+    ],
+)
+def test_strict_accept_other_than_one_type_is_406(
+    lab: Lab, started: Any, unsigned: bytes, accept: str
+) -> None:
+    """D29: a strict server answers 406 to an Accept that is not exactly one served type."""
+    server = started(LabBootstrapServer(anonymous(lab, default=Response(unsigned=unsigned))))
+    headers = {"Content-Type": JSON_MEDIA_TYPE, "Accept": accept}
+    reply = call(server.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
+    assert reply.status == 406
+    assert server.log[0]["accept"] == accept
+    lenient = started(
+        LabBootstrapServer(anonymous(lab, default=Response(unsigned=unsigned), strict=False))
+    )
+    reply = call(lenient.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
+    assert reply.status == 200
+
+
+def test_strict_answers_in_the_accepted_encoding(lab: Lab, started: Any, unsigned: bytes) -> None:
+    """D29: Accept application/yang-data+xml gets the output, and errors, in XML."""
+    server = started(LabBootstrapServer(anonymous(lab, default=Response(unsigned=unsigned))))
+    headers = {"Content-Type": JSON_MEDIA_TYPE, "Accept": XML_MEDIA_TYPE}
     reply = call(server.port, "POST", GBD, gbd_body(), headers, context=client_context(lab))
     assert reply.status == 200
+    assert reply.headers["content-type"] == XML_MEDIA_TYPE
+    assert reply.body.startswith(b"<output")
+    reply = call(server.port, "POST", GBD, b"{", headers, context=client_context(lab))
+    assert reply.status == 400
+    assert reply.headers["content-type"] == XML_MEDIA_TYPE
+    assert b"<error-tag>malformed-message</error-tag>" in reply.body
 
 
 @pytest.mark.parametrize(
