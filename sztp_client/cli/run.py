@@ -25,9 +25,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
-from sztp_client.cli.signals import interruptible
 from sztp_client.config import DEFAULT_CONFIG, load_config
-from sztp_client.errors import EXIT_OK, EXIT_UNAVAILABLE, Interrupted, SZTPError
+from sztp_client.errors import (
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    Interrupted,
+    PermissionDeniedError,
+    SZTPError,
+)
+from sztp_client.interrupt import interruptible
 from sztp_client.runner import Outcome, Runner
 from sztp_client.state.status import Listener, StatusRecorder, TimelineEvent
 
@@ -66,8 +72,10 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def say(stream: TextIO, text: str) -> bool:
+def say(stream: TextIO | None, text: str) -> bool:
     """Write a line to ``stream``, best effort: False when the stream is closed or broken."""
+    if stream is None:
+        return False
     try:
         stream.write(text + "\n")
         stream.flush()
@@ -180,15 +188,30 @@ class Errors:
             say(self.stream, f"sztp-client: error: {event.text}")
 
 
+def _standard_descriptors() -> None:
+    """Open /dev/null on a standard descriptor that is closed, so that no file the client
+    opens (the run lock, a download) becomes its stdout or stderr by accident."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: ``fd``
+
+
 def run(args: argparse.Namespace) -> int:
-    timeline = None if args.quiet else Timeline(sys.stdout)
+    _standard_descriptors()
+    timeline = None if args.quiet or sys.stdout is None else Timeline(sys.stdout)
     recorder: StatusRecorder | None = None
     try:
         with interruptible():
             try:
                 config = load_config(args.config or DEFAULT_CONFIG, required=True)
                 listeners: list[Listener] = [timeline] if timeline else [Errors(sys.stderr)]
-                recorder = StatusRecorder(config.paths.run_dir / "status.json", listeners)
+                try:
+                    recorder = StatusRecorder(config.paths.run_dir / "status.json", listeners)
+                except PermissionDeniedError as exc:
+                    raise PermissionDeniedError(exc.message, "paths.run-dir") from exc
                 runner = Runner(config, recorder)
                 with runner.session():
                     outcome = runner.run_once() if args.once else runner.run_forever()
