@@ -11,10 +11,8 @@ Nothing here writes a file; :func:`prepare_directories` only creates missing dir
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -114,25 +112,22 @@ def check_command(argv: Sequence[str], key: str, *, required: bool = True) -> No
 
 
 def prepare_directories(directories: Sequence[tuple[Path, str]]) -> None:
-    """Create each directory when missing and check that the client may use it: list it,
-    and create and remove a file in it.  :class:`PermissionDeniedError` (exit 77) names the
-    directory and its key."""
+    """Create each directory when missing and check that the client may use it (list it,
+    create files in it), without writing anything.  :class:`PermissionDeniedError` (exit 77)
+    names the directory and its key."""
     for directory, key in directories:
         ensure_dir(directory, key=key)
         try:
             os.listdir(directory)
-            fd, name = tempfile.mkstemp(prefix=".sztp-probe.", dir=directory)
         except PermissionError as exc:
-            raise PermissionDeniedError(
-                f"cannot use {directory}: permission denied (the client must be able to "
-                "read and write it)",
-                key,
-            ) from exc
+            raise PermissionDeniedError(f"cannot read {directory}: permission denied", key) from exc
         except OSError as exc:
             raise ConfigurationError(f"cannot use {directory}: {exc.strerror or exc}", key) from exc
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(name)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionDeniedError(
+                f"cannot write in {directory}: permission denied (or a read-only file system)",
+                key,
+            )
 
 
 __all__ = [
