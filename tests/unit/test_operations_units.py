@@ -321,3 +321,17 @@ def test_timeline_survives_a_broken_stream() -> None:
     timeline(TimelineEvent("info", "hello", {}))
     assert timeline.broken
     timeline(TimelineEvent("info", "again", {}))  # silently dropped
+
+
+def test_status_does_not_load_cryptography() -> None:
+    """``status`` reads files only: no cryptography, TLS or HTTP code is imported."""
+    probe = (
+        "import sys\n"
+        "from sztp_client.cli.main import main\n"
+        "main(['status', '--config', '/nonexistent/client.toml'])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'cryptography', 'urllib3', 'ssl'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "[]"
