@@ -329,7 +329,8 @@ def test_status_does_not_load_cryptography() -> None:
         "import sys\n"
         "from sztp_client.cli.main import main\n"
         "main(['status', '--config', '/nonexistent/client.toml'])\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'cryptography', 'urllib3', 'ssl'}))\n"
+        "heavy = {'cryptography', 'urllib3', 'ssl'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
