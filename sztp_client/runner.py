@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from sztp_client import preflight
+from sztp_client import interrupt, preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import report_data, scripts
@@ -188,6 +188,7 @@ class Runner:
         self.state = DeviceState()
         self.boot_id: str | None = None
         self.last_error: SZTPError | None = None
+        self.reboot_requested = False
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -706,6 +707,12 @@ class Runner:
     def _reboot(self) -> None:
         command = list(self.config.image.reboot_command)
         self.recorder.info(f"rebooting: {' '.join(command)}")
+        self.reboot_requested = True
+        # the SIGTERM of the shutdown this command starts must not kill it half-way
+        with interrupt.deferred():
+            self._run_reboot_command(command)
+
+    def _run_reboot_command(self, command: list[str]) -> None:
         try:
             scripts.run_checked(
                 command,

@@ -203,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
     _standard_descriptors()
     timeline = None if args.quiet or sys.stdout is None else Timeline(sys.stdout)
     recorder: StatusRecorder | None = None
+    runner: Runner | None = None
     try:
         with interruptible():
             try:
@@ -220,7 +221,10 @@ def run(args: argparse.Namespace) -> int:
                     timeline.end_line()
                 if recorder is not None:
                     with contextlib.suppress(SZTPError, OSError):
-                        recorder.interrupted(exc.message)
+                        if runner is not None and runner.reboot_requested:
+                            recorder.set_state("rebooting")  # the shutdown of that reboot
+                        else:
+                            recorder.interrupted(exc.message)
                 say(sys.stderr, f"sztp-client: {exc.message}; the run stopped cleanly")
                 return exc.exit_code
     except Interrupted as exc:  # a second signal during the clean-up above

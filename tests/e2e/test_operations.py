@@ -480,3 +480,33 @@ def test_file_image_uri_is_refused(env: Env) -> None:
     assert device.status()["last-error"]["type"] == "BootImageError"
     assert not (device.slots / "next").exists()
     assert leftovers(device) == []
+
+
+def test_sigterm_of_the_shutdown_does_not_cut_the_reboot_command(env: Env) -> None:
+    """``systemctl reboot`` stops the service with SIGTERM while the client may still wait for
+    the reboot command: the command is not killed, and the status says rebooting."""
+    image = env.image()
+    files = env.files(image)
+    conveyed = env.onboarding(image=image, uris=[files.url_for(image.name)])
+    server = env.server(Response(signed=env.signed(conveyed)))
+    release, pid, log = env.root / "release", env.root / "reboot.pid", env.root / "reboot.log"
+    reboot = executable(
+        env.root / "commands" / "reboot",
+        f'echo $$ > "{pid}"\nwhile [ ! -f "{release}" ]; do sleep 0.05; done\n'
+        f'echo reboot >> "{log}"',
+    )
+    device = env.device([server], extra={"image": {"reboot-command": [str(reboot)]}})
+    process = start(device, "run", "--once")
+    try:
+        wait_for(lambda: pid.exists() and pid.read_text().strip(), "the reboot command")
+        process.send_signal(signal.SIGTERM)
+        release.touch()
+        out, err = process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 143, out + err
+    assert log.read_text().splitlines() == ["reboot"]  # it ran to its end
+    assert device.status()["state"] == "rebooting"
+    assert server.reports()[-1] == "boot-image-installed-rebooting"
