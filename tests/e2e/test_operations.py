@@ -510,3 +510,57 @@ def test_sigterm_of_the_shutdown_does_not_cut_the_reboot_command(env: Env) -> No
     assert log.read_text().splitlines() == ["reboot"]  # it ran to its end
     assert device.status()["state"] == "rebooting"
     assert server.reports()[-1] == "boot-image-installed-rebooting"
+
+
+def test_interrupted_download_ends_the_progress_bar_line(env: Env) -> None:
+    """On a terminal the progress bar's line is ended when SIGINT stops the download, so the
+    shell prompt does not land in the middle of it."""
+    image = env.image()
+    slow = SlowFileServer(image.directory, head=3 * 1024 * 1024 // 2).start()
+    try:
+        conveyed = env.onboarding(image=image, uris=[slow.url_for(image.name)])
+        server = env.server(Response(signed=env.signed(conveyed)))
+        device = env.device([server])
+        master, slave = os.openpty()
+        process = subprocess.Popen(
+            client_command(device, "run", "--once"),
+            stdout=slave,
+            stderr=subprocess.PIPE,
+        )
+        os.close(slave)
+        shown = bytearray()
+        try:
+            wait_for(lambda: _read_some(master, shown) and b"image [" in shown, "the bar")
+            process.send_signal(signal.SIGINT)
+            process.wait(WAIT)
+            while _read_some(master, shown):
+                pass
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+            os.close(master)
+    finally:
+        slow.stop()
+    assert process.returncode == 130
+    text = shown.decode("utf-8", "replace")
+    assert "\r  image [" in text
+    tail = text[text.rindex("\r  image [") :]
+    bar, _, after = tail.partition("\n")
+    assert "interrupted" not in bar, repr(tail)  # the bar's line ended first
+    assert "!! interrupted by SIGINT" in after, repr(tail)
+    assert text.endswith("\n"), repr(text[-120:])
+
+
+def _read_some(fd: int, into: bytearray) -> bool:
+    """Read what the terminal holds now; False at its end (the client closed it)."""
+    import select  # noqa: PLC0415 - only this helper needs it
+
+    if not select.select([fd], [], [], 0.05)[0]:
+        return True
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:  # EIO: the other side is closed
+        return False
+    into += chunk
+    return bool(chunk)
