@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -554,8 +555,6 @@ def test_interrupted_download_ends_the_progress_bar_line(env: Env) -> None:
 
 def _read_some(fd: int, into: bytearray) -> bool:
     """Read what the terminal holds now; False at its end (the client closed it)."""
-    import select  # noqa: PLC0415 - only this helper needs it
-
     if not select.select([fd], [], [], 0.05)[0]:
         return True
     try:
