@@ -3,7 +3,8 @@
 The main file (default ``/etc/sztp/client.toml``) is read first, then every ``*.toml`` in the
 drop-in directory beside it (``client.toml.d/``) in name order; tables merge key by key and a
 later value replaces an earlier one (D21).  Unknown keys are errors, so a typo never passes
-silently.  Relative paths are taken relative to the directory of the main file, so an image
+silently: the message names the file the key is in and suggests the nearest valid key.
+Relative paths are taken relative to the directory of the main file, so an image
 builder or a test can keep a whole device under one scratch root.  Every key, with its default,
 is documented in docs/configuration.md.  An invalid file raises ConfigurationError naming the
 key (exit 78).
@@ -11,6 +12,7 @@ key (exit 78).
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,24 +145,44 @@ class ClientConfig:
 def load_config(path: Path | None = None, *, required: bool = False) -> ClientConfig:
     """Read ``path`` (default /etc/sztp/client.toml) and its drop-ins.
 
-    A missing default file gives the built-in defaults; a missing file named explicitly
-    (``required``) is an error.
+    A missing file is an error when ``required`` (``run`` always requires one: it never
+    bootstraps on built-in defaults); otherwise it gives the built-in defaults (``status``
+    reads the default paths then).
     """
     main = path or DEFAULT_CONFIG
     documents: list[tuple[Path, dict[str, Any]]] = []
     if main.exists():
         documents.append((main, _read_toml(main)))
     elif required:
-        raise ConfigurationError(f"configuration file {main} does not exist")
+        raise ConfigurationError(
+            f"the configuration file {main} does not exist: write it (every key is described "
+            "in docs/configuration.md; conf/client.toml is an example) or name another file "
+            "with --config"
+        )
     dropin_dir = main.with_name(main.name + ".d")
     if dropin_dir.is_dir():
         for dropin in sorted(dropin_dir.glob("*.toml")):
             documents.append((dropin, _read_toml(dropin)))
     merged: dict[str, Any] = {}
-    for _, document in documents:
+    origins: dict[str, Path] = {}
+    for source, document in documents:
         _merge(merged, document)
+        _note_origins(origins, document, source)
     base = main.parent.resolve() if main.exists() else Path("/")
-    return _build(merged, base, main if main.exists() else None)
+    return _build(merged, base, main if main.exists() else None, origins)
+
+
+def _note_origins(origins: dict[str, Path], document: Mapping[str, Any], source: Path) -> None:
+    """Remember, for every dotted key, the file that set it last."""
+
+    def walk(table: Mapping[str, Any], prefix: str) -> None:
+        for key, value in table.items():
+            dotted = f"{prefix}.{key}" if prefix else key
+            origins[dotted] = source
+            if isinstance(value, dict):
+                walk(value, dotted)
+
+    walk(document, "")
 
 
 def parse_config(text: str, base: Path, source: Path | None = None) -> ClientConfig:
@@ -197,10 +219,17 @@ def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
 class _Table:
     """Reads one TOML table, converting values and remembering which keys were used."""
 
-    def __init__(self, data: Mapping[str, Any], name: str, base: Path) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        name: str,
+        base: Path,
+        origins: Mapping[str, Path] | None = None,
+    ) -> None:
         self.data = data
         self.name = name
         self.base = base
+        self.origins = origins or {}
         self.used: set[str] = set()
 
     def key(self, key: str) -> str:
@@ -286,16 +315,32 @@ class _Table:
             value = {}
         if not isinstance(value, dict):
             raise ConfigurationError("must be a table", self.key(key))
-        return _Table(value, self.key(key), self.base)
+        return _Table(value, self.key(key), self.base, self.origins)
 
     def finish(self) -> None:
+        """Refuse a key nothing read: name its file and suggest the nearest valid key."""
         unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigurationError("unknown key (check the spelling)", self.key(unknown[0]))
+        if not unknown:
+            return
+        key = unknown[0]
+        where = self.origins.get(self.key(key))
+        message = "unknown key" + (f" in {where}" if where is not None else "")
+        nearest = difflib.get_close_matches(key, sorted(self.used), n=1, cutoff=0.6)
+        if nearest:
+            message += f"; did you mean {self.key(nearest[0])}?"
+        else:
+            valid = ", ".join(sorted(self.used))
+            message += f"; the valid keys here are: {valid}" if valid else ""
+        raise ConfigurationError(message, self.key(key))
 
 
-def _build(document: Mapping[str, Any], base: Path, source: Path | None) -> ClientConfig:
-    top = _Table(document, "", base)
+def _build(
+    document: Mapping[str, Any],
+    base: Path,
+    source: Path | None,
+    origins: Mapping[str, Path] | None = None,
+) -> ClientConfig:
+    top = _Table(document, "", base, origins)
     enabled = top.boolean("enabled", True)
 
     t = top.table("device")

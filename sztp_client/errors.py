@@ -6,7 +6,8 @@ Each class knows three things an operator or the runner needs (D20):
   bootstrap server (``None`` when it is not reported at all);
 * ``retryable``: whether trying the same thing again later may succeed;
 * ``exit_code``: the command-line exit status (64 usage, 65 data, 66 input file, 69 nothing
-  found, 70 internal, 75 temporary, 78 configuration).
+  found, 70 internal, 75 temporary or another run holds the lock, 77 permission denied,
+  78 configuration; 130 and 143 after SIGINT and SIGTERM).
 
 A class may also carry a ``diagnosis``: advice to the operator on what to check, shown by
 ``sztp-client status`` (``None``: the status module's table by class names applies).
@@ -27,6 +28,7 @@ EXIT_NOINPUT = 66
 EXIT_UNAVAILABLE = 69
 EXIT_SOFTWARE = 70
 EXIT_TEMPFAIL = 75
+EXIT_NOPERM = 77
 EXIT_CONFIG = 78
 
 
@@ -73,6 +75,56 @@ class ConfigurationError(SZTPError):
     def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(f"{key}: {message}" if key else message)
         self.key = key
+
+
+class PermissionDeniedError(SZTPError):
+    """A path or device the client needs may not be used by it (EX_NOPERM, exit 77).
+
+    Raised at start-up, before any traffic, when a directory cannot be created or read, or a
+    file cannot be read, for lack of permission; the message names the path and the key.
+    """
+
+    progress_type = None
+    exit_code = EXIT_NOPERM
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+class AlreadyRunningError(SZTPError):
+    """Another ``sztp-client run`` holds the run lock; trying later may succeed (exit 75)."""
+
+    progress_type = None
+    retryable = True
+    exit_code = EXIT_TEMPFAIL
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived: the run ends at once, running every cleanup on the way.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception`` or
+    ``except SZTPError`` on the way turns it into an onboarding failure; every ``finally``
+    still runs (partial downloads removed, child processes killed).  The exit status is
+    128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    progress_type: ClassVar[ProgressType | None] = None
+    retryable: ClassVar[bool] = True
+
+    def __init__(self, signal_number: int, name: str) -> None:
+        super().__init__(f"interrupted by {name}")
+        self.signal_number = signal_number
+        self.name = name
+        self.message = f"interrupted by {name}"
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signal_number
 
 
 class InternalError(SZTPError):

@@ -21,14 +21,16 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from sztp_client import interrupt, preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import report_data, scripts
@@ -45,11 +47,7 @@ from sztp_client.errors import (
     SZTPError,
     TransportError,
 )
-from sztp_client.model.conveyed import (
-    BootImage,
-    ConfigurationHandling,
-    OnboardingInformation,
-)
+from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformation
 from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
@@ -58,8 +56,10 @@ from sztp_client.model.rpc import (
 )
 from sztp_client.protocol import machine as m
 from sztp_client.state.device import DeviceState, InstalledImage, StateStore, now_text
+from sztp_client.state.lock import RunLock
 from sztp_client.state.status import StatusRecorder
 from sztp_client.state.store import ensure_dir
+from sztp_client.state.sweep import sweep
 from sztp_client.transport import download as download_transport
 from sztp_client.transport.restconf import (
     RestconfClient,
@@ -152,6 +152,8 @@ class Runner:
         self.servers = self._well_known_servers()
         self.identity = self._identity()
         idevid = self._idevid()
+        if idevid is not None and config.identity.key is not None:
+            preflight.check_identity(idevid, config.identity.key)  # before any traffic
         self.serial_number = self._serial_number(idevid)
         self.device = DeviceIdentity(self.serial_number, _authority_key_id(idevid))
         self.server_anchors = _load_certificates(
@@ -182,9 +184,11 @@ class Runner:
         )
         self.installer = self._installer()
         self.applier = self._applier()
+        preflight.check_command(config.image.reboot_command, "image.reboot-command")
         self.state = DeviceState()
         self.boot_id: str | None = None
         self.last_error: SZTPError | None = None
+        self.reboot_requested = False
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -254,7 +258,14 @@ class Runner:
         image = self.config.image
         if image.installer == "ab-directory":
             return image_actions.ABDirectoryInstaller(image.ab_root)
-        return _LazyCommandInstaller(image.command, image.timeout)
+        if not image.command:
+            raise ConfigurationError(
+                'image.installer is "command" (the default) but no command is configured: '
+                'set image.command, or image.installer = "ab-directory"',
+                "image.command",
+            )
+        preflight.check_command(image.command, "image.command")
+        return image_actions.CommandInstaller(image.command, timeout=image.timeout)
 
     def _applier(self) -> config_actions.Applier:
         conf = self.config.configuration
@@ -262,12 +273,62 @@ class Runner:
             if conf.file is None:
                 raise ConfigurationError("the file applier needs a file", "configuration.file")
             return config_actions.FileApplier(conf.file)
-        return _LazyCommandApplier(
+        if not conf.commit_command:
+            raise ConfigurationError(
+                'configuration.applier is "command" (the default) but no commit command is '
+                'configured: set configuration.commit-command, or configuration.applier = "file"',
+                "configuration.commit-command",
+            )
+        preflight.check_command(conf.commit_command, "configuration.commit-command")
+        preflight.check_command(
+            conf.rollback_command, "configuration.rollback-command", required=False
+        )
+        return config_actions.CommandApplier(
             conf.commit_command,
             conf.rollback_command or None,
             work_dir=self.config.paths.cache_dir / "configuration",
             timeout=conf.timeout,
         )
+
+    def directories(self) -> list[tuple[Path, str]]:
+        """The directories the client writes, with their keys (checked at start-up)."""
+        paths = self.config.paths
+        found = [
+            (paths.state_dir, "paths.state-dir"),
+            (paths.run_dir, "paths.run-dir"),
+            (paths.cache_dir, "paths.cache-dir"),
+        ]
+        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
+            found.append((self.config.image.ab_root, "image.ab-root"))
+        return found
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """What a ``run`` process holds from start to end: the directories checked (exit 77
+        when the client may not use one), the run lock (exit 75 when another run holds it),
+        and a status left "running" by a killed run recorded as interrupted."""
+        preflight.prepare_directories(self.directories())
+        with RunLock(self.config.paths.run_dir):
+            self.recorder.recover_stale()
+            yield
+
+    def _sweep(self) -> None:
+        """Remove what an earlier run that ended abruptly left behind (partial downloads,
+        script directories, temporary files of atomic writes)."""
+        paths = self.config.paths
+        targets = [paths.state_dir / "state.json", paths.run_dir / "status.json"]
+        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
+            root = self.config.image.ab_root
+            targets.append(root / "next")
+            for slot in ("a", "b"):
+                targets += [root / slot / "image", root / slot / "image.json"]
+        if isinstance(self.applier, config_actions.FileApplier) and self.config.configuration.file:
+            targets.append(self.config.configuration.file)
+        removed = sweep(paths.cache_dir, targets)
+        if removed:
+            names = ", ".join(str(path) for path in removed[:5])
+            more = f" and {len(removed) - 5} more" if len(removed) > 5 else ""
+            self.recorder.info(f"removed leftovers of an earlier run: {names}{more}")
 
     def clock(self) -> Clock:
         if self.config.trust.clock == "trusted":
@@ -303,13 +364,17 @@ class Runner:
             self.recorder.info("SZTP is disabled in the configuration (enabled = false)")
             self.recorder.set_state("disabled")
             return Outcome.DISABLED
-        ensure_dir(self.config.paths.state_dir)
+        ensure_dir(self.config.paths.state_dir, key="paths.state-dir")
+        self._sweep()
         self.state = self.store.load()
         if self.state.bootstrapped:
             self.recorder.info("the device is bootstrapped already")
-            self.recorder.set_state("bootstrapped", bootstrapped=True)
+            # keep the record of the run that bootstrapped it: that is what status shows
+            self.recorder.keep_last_run("bootstrapped", bootstrapped=True)
             return Outcome.ALREADY
         self.boot_id = image_actions.read_boot_id(self.config.paths.boot_id)
+        if self.state.rebooting and self._reboot_pending():
+            return self._reboot_again()
         if self.state.rebooting:
             self.state.rebooting = False
             self.store.save(self.state)
@@ -325,6 +390,27 @@ class Runner:
                 return self._finish(outcome)
             found_data = found_data or outcome is Outcome.FAILED
         return self._finish(Outcome.FAILED if found_data else Outcome.NOTHING)
+
+    def _reboot_pending(self) -> bool:
+        """Whether the reboot requested after the last install has not happened: the boot id
+        is still the one the image was installed under."""
+        if self.boot_id is None or not self.state.images:
+            return False
+        return self.state.images[-1].boot_id == self.boot_id
+
+    def _reboot_again(self) -> Outcome:
+        """The reboot has not happened: request it again, without fetching the image again."""
+        image = self.state.images[-1]
+        notice = (
+            f"the reboot requested after installing image {image.sha256[:16]}… at "
+            f"{image.installed_at} has not happened (the boot id is unchanged): requesting it "
+            "again, without downloading or installing the image again; check "
+            "image.reboot-command"
+        )
+        self.recorder.info(notice)
+        self.recorder.keep_last_run("rebooting", bootstrapped=False, notice=notice)
+        self._reboot()
+        return Outcome.REBOOTING
 
     def _finish(self, outcome: Outcome) -> Outcome:
         if outcome is Outcome.COMPLETE:
@@ -555,6 +641,11 @@ class Runner:
         return m.ImageInstalled(digest)
 
     def _downloader(self, uri: str, destination: BinaryIO, check: Callable[[int], None]) -> bytes:
+        if urlsplit(uri).scheme.lower() == "file":
+            raise BootImageError(
+                "file: download-uri refused: images from local files or removable media are "
+                "not supported yet; serve the image over https"
+            )
         result = download_transport.download(
             uri,
             destination,
@@ -563,6 +654,7 @@ class Runner:
             on_progress=self.recorder.progress,
             verify_tls=self.config.image.verify_tls,
             anchors=self.server_anchors,
+            clock=self.clock(),  # with verify-tls, validity periods count as for every server
         )
         return result.sha256
 
@@ -616,6 +708,12 @@ class Runner:
     def _reboot(self) -> None:
         command = list(self.config.image.reboot_command)
         self.recorder.info(f"rebooting: {' '.join(command)}")
+        self.reboot_requested = True
+        # the SIGTERM of the shutdown this command starts must not kill it half-way
+        with interrupt.deferred():
+            self._run_reboot_command(command)
+
+    def _run_reboot_command(self, command: list[str]) -> None:
         try:
             scripts.run_checked(
                 command,
@@ -681,68 +779,6 @@ def _authority_key_id(cert: x509.Certificate | None) -> bytes | None:
 def _server_name(endpoint: ServerEndpoint) -> str:
     host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
     return f"https://{host}:{endpoint.port}"
-
-
-class _LazyCommandInstaller:
-    """The ``command`` installer, which complains only when an image actually arrives."""
-
-    name = "command"
-
-    def __init__(self, command: Sequence[str], timeout: float) -> None:
-        self.command = tuple(command)
-        self.timeout = timeout
-
-    def install(self, image: Path, boot_image: BootImage, sha256: bytes) -> None:
-        if not self.command:
-            raise BootImageError(
-                "no installer command is configured (image.command); cannot install the image"
-            )
-        image_actions.CommandInstaller(self.command, timeout=self.timeout).install(
-            image, boot_image, sha256
-        )
-
-
-class _LazyCommandApplier:
-    """The ``command`` applier, which complains only when a configuration arrives."""
-
-    name = "command"
-
-    def __init__(
-        self,
-        commit: Sequence[str],
-        rollback: Sequence[str] | None,
-        *,
-        work_dir: Path,
-        timeout: float,
-    ) -> None:
-        self.commit_command = tuple(commit)
-        self.rollback_command = tuple(rollback) if rollback else None
-        self.work_dir = work_dir
-        self.timeout = timeout
-        self._applier: config_actions.CommandApplier | None = None
-
-    def _real(self) -> config_actions.CommandApplier:
-        if not self.commit_command:
-            raise ConfigApplyError("no commit command is configured (configuration.commit-command)")
-        if self._applier is None:
-            ensure_dir(self.work_dir)
-            self._applier = config_actions.CommandApplier(
-                self.commit_command,
-                self.rollback_command,
-                work_dir=self.work_dir,
-                timeout=self.timeout,
-            )
-        return self._applier
-
-    def commit(self, configuration: bytes, handling: ConfigurationHandling) -> None:
-        self._real().commit(configuration, handling)
-
-    def rollback(self) -> None:
-        self._real().rollback()
-
-    def discard(self) -> None:
-        if self._applier is not None:
-            self._applier.discard()
 
 
 __all__ = ["Outcome", "Runner"]

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from sztp_client.errors import ScriptError, SZTPError
+from sztp_client.interrupt import deferred
 
 __all__ = [
     "CLEAN_PATH",
@@ -210,23 +211,37 @@ def run_process(
         raise ValueError("output_limit must be positive")
     tail = _Tail(output_limit)
     deadline = time.monotonic() + timeout
-    process = subprocess.Popen(  # noqa: S603  (argv comes from the device's configuration)
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=dict(env),
-        cwd=cwd,
-        start_new_session=True,
-        close_fds=True,
-    )
+    # an interruption (SIGTERM) waits until the child is known, so that it is always killed
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        with deferred():
+            started.append(
+                subprocess.Popen(  # noqa: S603  (argv comes from the device's configuration)
+                    list(argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    env=dict(env),
+                    cwd=cwd,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            )
+    except BaseException:
+        for child in started:
+            _kill_group(child)
+            child.wait()
+            if child.stdout is not None:
+                child.stdout.close()
+        raise
+    process = started[0]
     assert process.stdout is not None
     pipe = process.stdout
     fd = pipe.fileno()
-    os.set_blocking(fd, False)
     timed_out = False
     pidfd: int | None = None
     try:
+        os.set_blocking(fd, False)
         with contextlib.suppress(OSError, AttributeError):
             pidfd = os.pidfd_open(process.pid)
         with selectors.DefaultSelector() as selector:

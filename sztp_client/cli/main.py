@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Final, NoReturn
 
 from sztp_client import __version__
+from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
 from sztp_client.errors import EXIT_SOFTWARE, UsageError
 
 #: the sub-commands, each a module of this package with ``register(subparsers)``
@@ -34,11 +35,23 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> ArgumentParser:
     """The parser with the sub-commands ``commands`` registered (their modules imported)."""
     parser = ArgumentParser(
         prog="sztp-client",
-        description="Secure Zero Touch Provisioning (RFC 8572) client.",
+        description=paragraph(
+            "Secure Zero Touch Provisioning (RFC 8572) client.  Every command reads the "
+            "configuration in /etc/sztp/client.toml (and the drop-ins in client.toml.d/ "
+            "beside it) unless --config names another file.  `sztp-client COMMAND --help` "
+            "tells more."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"sztp-client {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"sztp-client {__version__}",
+        help="print the version and exit",
+    )
     subparsers = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=ArgumentParser
+        dest="command", metavar="COMMAND", parser_class=ArgumentParser, title="commands"
     )
     for name in commands:
         importlib.import_module(f"sztp_client.cli.{name}").register(subparsers)

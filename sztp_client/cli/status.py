@@ -1,8 +1,10 @@
 """``sztp-client status [--json] [--config FILE]``: what bootstrapping did, and where it is.
 
-The document is the one the runner keeps in ``<run-dir>/status.json`` (docs/status.md), with
-``bootstrapped`` taken from the persistent state, which survives reboots.  Exit 0 whenever the
-status could be read.
+The document is the one the runner keeps in ``<run-dir>/status.json`` (docs/running.md), with
+``bootstrapped`` taken from the persistent state, which survives reboots.  A document that says
+``running`` while no run holds the run lock is shown as ``interrupted``: that run was killed.
+Without a configuration file (the default path missing) the status is read from the built-in
+default paths, with a note on stderr.  Exit 0 whenever the status could be read.
 """
 
 from __future__ import annotations
@@ -13,22 +15,51 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
 from sztp_client.config import DEFAULT_CONFIG, load_config
 from sztp_client.errors import SZTPError
 from sztp_client.state.device import StateStore
+from sztp_client.state.lock import holder
 from sztp_client.state.status import STATUS_VERSION, read_status
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("status", help="show the bootstrapping status")
-    parser.add_argument("--json", action="store_true", help="print the versioned JSON document")
-    parser.add_argument("--config", metavar="FILE", type=Path)
+    parser = commands.add_parser(
+        "status",
+        help="show the bootstrapping status",
+        description=paragraph(
+            "Show what bootstrapping did and where it is: the state (idle, running, "
+            "interrupted, failed, no-data, rebooting, bootstrapped, disabled), the attempts, "
+            "the steps, the images installed and the last error with a diagnosis.  Reads "
+            "files only; works while a run is in progress, and without a configuration file "
+            "(then the built-in default paths are read)."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the versioned JSON document instead of the summary",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help=f"the configuration file that names the paths (default: {DEFAULT_CONFIG})",
+    )
     parser.set_defaults(handler=status)
 
 
 def status(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config or DEFAULT_CONFIG, required=args.config is not None)
+        path = args.config or DEFAULT_CONFIG
+        config = load_config(path, required=args.config is not None)
+        if config.source is None and args.config is None:
+            print(
+                f"sztp-client: note: {path} does not exist; reading the built-in default paths",
+                file=sys.stderr,
+            )
         document = read_status(config.paths.run_dir / "status.json")
         state = StateStore(config.paths.state_dir).load()
     except SZTPError as exc:
@@ -36,6 +67,13 @@ def status(args: argparse.Namespace) -> int:
         return exc.exit_code
     if document is None:
         document = {"version": STATUS_VERSION, "state": "idle", "attempts": [], "steps": []}
+    if document.get("state") == "running":
+        pid = holder(config.paths.run_dir)
+        if pid is None:  # no run holds the lock: the one that wrote "running" was killed
+            document["state"] = "interrupted"
+            document["interrupted"] = "the run ended without finishing (killed)"
+        elif pid:
+            document["pid"] = pid
     document["bootstrapped"] = state.bootstrapped
     if state.bootstrapped:
         document["state"] = "bootstrapped"
@@ -54,6 +92,8 @@ def status(args: argparse.Namespace) -> int:
         )
     for step in document.get("steps", []):
         print(f"step: {step.get('step')}: {step.get('outcome')}")
+    if document.get("notice"):
+        print(f"notice: {document['notice']}")
     last = document.get("last-error")
     if last and not state.bootstrapped:
         print(f"last error: {last.get('message')}")

@@ -18,8 +18,6 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from cryptography import x509
-
 from sztp_client.encoding import (
     YangJSONObject,
     encode_base64,
@@ -86,6 +84,8 @@ class Voucher:
             raise ModelError(
                 "last-renewal-date", "last-renewal-date is only allowed together with expires-on"
             )
+        from cryptography import x509  # noqa: PLC0415 - `status` reads the config without it
+
         try:
             x509.load_der_x509_certificate(self.pinned_domain_cert)
         except (ValueError, x509.InvalidVersion) as exc:

@@ -79,6 +79,7 @@ class StatusRecorder:
         self.path = path
         self.listeners = list(listeners or [])
         previous = read_json(path) if path is not None else None
+        self.previous: dict[str, Any] | None = previous if isinstance(previous, dict) else None
         self.document: dict[str, Any] = {
             "version": STATUS_VERSION,
             "state": "idle",
@@ -102,6 +103,42 @@ class StatusRecorder:
         self.document["updated"] = _now()
         if self.path is not None:
             write_json(self.path, self.document, mode=0o644)
+
+    def recover_stale(self) -> bool:
+        """Mark a previous run that was left "running" as "interrupted" (it was killed, e.g. by
+        SIGKILL or a power loss: the caller holds the run lock, so it is not running).
+
+        The previous document is saved back with its running steps and attempts marked
+        interrupted; True when there was such a run.
+        """
+        previous = self.previous
+        if previous is None or previous.get("state") != "running":
+            return False
+        _mark_interrupted(previous, "the run ended without finishing (killed)")
+        previous["state"] = "interrupted"
+        self.document["last-error"] = previous.get("last-error")
+        if self.path is not None:
+            write_json(self.path, previous, mode=0o644)
+        self._emit("info", "the previous run was killed while running: recorded as interrupted")
+        return True
+
+    def keep_last_run(self, state: str, *, bootstrapped: bool, notice: str | None = None) -> None:
+        """Keep the record of the previous run (attempts, steps, reports) and only set the state
+        (and a ``notice``): a run on a device bootstrapped already must not wipe how it was
+        bootstrapped, nor one that finds a requested reboot not done how it was requested."""
+        if self.previous is not None:
+            self.document = self.previous
+        if notice is not None:
+            self.document["notice"] = notice
+        self.set_state(state, bootstrapped=bootstrapped)
+
+    def interrupted(self, reason: str) -> None:
+        """The run was interrupted (SIGTERM, SIGINT): mark what was running and the state."""
+        _mark_interrupted(self.document, reason)
+        self.document["state"] = "interrupted"
+        self.document["finished"] = _now()
+        self.save()
+        self._emit("error", f"{reason}: the run stopped; the next run starts over")
 
     def run_started(self, bootstrapped: bool) -> None:
         self.document["runs"] = int(self.document.get("runs", 0)) + 1
@@ -180,6 +217,15 @@ class StatusRecorder:
 
     def progress(self, done: int, total: int | None) -> None:
         self._emit("progress", "", done=done, total=total)
+
+
+def _mark_interrupted(document: dict[str, Any], reason: str) -> None:
+    for entry in (*document.get("attempts", []), *document.get("steps", [])):
+        if isinstance(entry, dict) and entry.get("outcome") == "running":
+            entry["outcome"] = "interrupted"
+            entry["finished"] = _now()
+            entry["message"] = reason
+    document["interrupted"] = reason
 
 
 def read_status(path: Path) -> dict[str, Any] | None:

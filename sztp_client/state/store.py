@@ -15,13 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sztp_client.errors import InternalError
+from sztp_client.errors import InternalError, PermissionDeniedError
 
 MAX_STATE_FILE = 4 * 1024 * 1024
 
 
-def ensure_dir(path: Path, mode: int = 0o700) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=mode)
+def ensure_dir(path: Path, mode: int = 0o700, key: str | None = None) -> Path:
+    """Create ``path`` (and its parents) when missing; :class:`PermissionDeniedError` (exit 77)
+    naming ``key`` when that is not allowed."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+    except PermissionError as exc:
+        raise PermissionDeniedError(f"cannot create {path}: permission denied", key) from exc
     return path
 
 
@@ -34,7 +39,10 @@ def atomic_file(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     the temporary file is removed and ``path`` is as it was.
     """
     ensure_dir(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except PermissionError as exc:
+        raise PermissionDeniedError(f"cannot write in {path.parent}: permission denied") from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -76,6 +84,8 @@ def read_json(path: Path) -> Any:
             data = handle.read(MAX_STATE_FILE + 1)
     except FileNotFoundError:
         return None
+    except PermissionError as exc:
+        raise PermissionDeniedError(f"cannot read {path}: permission denied") from exc
     except OSError as exc:
         raise InternalError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if len(data) > MAX_STATE_FILE:

@@ -40,6 +40,7 @@ from sztp_client.errors import (
     SizeLimitError,
     TransportError,
 )
+from sztp_client.interrupt import deferred
 from sztp_client.transport.restconf import (
     Timeouts,
     content_length,
@@ -98,8 +99,8 @@ class _Writer(threading.Thread):
                 continue  # drain, so the reader never blocks on a full queue
             try:
                 _write_all(self.destination, chunk)
-            except OSError as exc:
-                self.error = exc
+            except (OSError, ValueError) as exc:  # ValueError: the file was closed
+                self.error = exc if isinstance(exc, OSError) else OSError(str(exc))
                 continue
             self.digest.update(chunk)
             self.written += len(chunk)
@@ -145,8 +146,11 @@ def _copy(
             if on_progress is not None:
                 on_progress(received, total)
     finally:
-        writer.queue.put(None)
-        writer.join()
+        # the writer must have stopped before the caller closes or removes the file, even
+        # when an interruption (SIGTERM) arrives now: hold it back until then
+        with deferred():
+            writer.queue.put(None)
+            writer.join()
     failure = writer.failure()
     if failure is not None:
         raise failure

@@ -10,6 +10,12 @@ from sztp_client.config import parse_config
 from sztp_client.runner import Outcome, Runner
 from sztp_client.state.status import StatusRecorder
 
+#: a device that can install and apply (the start-up checks refuse one that cannot)
+ACTIONS = (
+    '[image]\ninstaller = "ab-directory"\nab-root = "slots"\n'
+    '[configuration]\napplier = "file"\nfile = "device-config.json"\n'
+)
+
 
 class _Stop(Exception):
     pass
@@ -19,7 +25,7 @@ def test_backoff_doubles_to_the_cap_with_jitter(tmp_path: Path) -> None:
     config = parse_config(
         '[device]\nserial-number = "SN-1"\n'
         '[paths]\nstate-dir = "state"\nrun-dir = "run"\ncache-dir = "cache"\n'
-        "[retry]\ninitial = 5\nmaximum = 30\n",
+        "[retry]\ninitial = 5\nmaximum = 30\n" + ACTIONS,
         tmp_path,
     )
     delays: list[float] = []
@@ -42,7 +48,8 @@ def test_backoff_doubles_to_the_cap_with_jitter(tmp_path: Path) -> None:
 def test_disabled_device_does_nothing(tmp_path: Path) -> None:
     """R-001, R-011: with the flag off a pass ends at once."""
     config = parse_config(
-        'enabled = false\n[device]\nserial-number = "SN-1"\n[paths]\nrun-dir = "run"\n', tmp_path
+        'enabled = false\n[device]\nserial-number = "SN-1"\n[paths]\nrun-dir = "run"\n' + ACTIONS,
+        tmp_path,
     )
     runner = Runner(config, StatusRecorder(None))
     assert runner.run_forever() is Outcome.DISABLED

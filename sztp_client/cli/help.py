@@ -1,0 +1,35 @@
+"""What ``--help`` shows beyond the options: the exit codes (one table for every command)."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from typing import Final
+
+EXIT_CODES: Final = """\
+exit codes:
+  0    done: bootstrapped, rebooting into a new image, already bootstrapped, or disabled
+       (status: the status could be read)
+  64   usage error on the command line
+  65   data refused (not trustworthy, malformed), or a script or the configuration failed
+  66   an input file named on the command line is missing or unreadable
+  69   no source gave usable bootstrapping data (run --once)
+  70   internal error (a bug: the traceback is printed)
+  75   temporary failure worth retrying (network, image download), or another run holds
+       the run lock (its pid is named)
+  77   permission denied: a directory or file the client must use (the key is named)
+  78   the configuration is invalid or incomplete (the key is named)
+  130  interrupted by SIGINT (Ctrl-C); 143: stopped by SIGTERM (systemctl stop)
+"""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description and the exit-code table as written (see :func:`paragraph`)."""
+
+
+def paragraph(text: str) -> str:
+    """``text`` wrapped for a description shown by :class:`HelpFormatter`."""
+    return textwrap.fill(" ".join(text.split()), width=78)
+
+
+__all__ = ["EXIT_CODES", "HelpFormatter", "paragraph"]
