@@ -44,6 +44,7 @@ from cryptography.hazmat.backends.openssl import backend as crypto_backend
 from sztp_client.trust import cms
 from sztp_client.trust.chain import validate_path
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.signer_policy import VoucherSignerPolicy
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     Artifacts,
@@ -136,7 +137,9 @@ def make_fixture(key_type: KeyType) -> Fixture:
 
 
 def policy_of(pki: LabPKI, clock: Clock) -> TrustPolicy:
-    return TrustPolicy(manufacturer_trust_anchors=(pki.manufacturer_root.cert,), clock=clock)
+    return TrustPolicy(
+        voucher_signer=VoucherSignerPolicy(trust_anchors=(pki.voucher_root.cert,)), clock=clock
+    )
 
 
 def full_set_call(fx: Fixture, clock: Clock) -> Callable[[], object]:
@@ -204,7 +207,7 @@ def openssl_commands(openssl: str, fx: Fixture, workdir: Path) -> list[list[str]
     (d / "conveyed.der").write_bytes(fx.signed.conveyed_information)
     pki = fx.pki
     (d / "manufacturer-ca.pem").write_bytes(
-        pem_bundle([pki.manufacturer_root.cert, pki.manufacturer_intermediate.cert])
+        pem_bundle([pki.voucher_root.cert, pki.manufacturer_intermediate.cert])
     )
     (d / "owner-ca.pem").write_bytes(pem_bundle([pki.owner_root.cert, pki.owner_intermediate.cert]))
 

@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import report_data, scripts
-from sztp_client.config import ClientConfig
+from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.errors import (
     BootImageError,
     ConfigApplyError,
@@ -44,6 +44,7 @@ from sztp_client.errors import (
     ScriptError,
     SZTPError,
     TransportError,
+    VerificationFailure,
 )
 from sztp_client.model.conveyed import (
     BootImage,
@@ -72,6 +73,8 @@ from sztp_client.transport.restconf import (
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust import armor, cms
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.signer_policy import VoucherSignerPolicy
+from sztp_client.trust.signer_policy import check_configuration as check_signer_configuration
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     Artifacts,
@@ -151,15 +154,14 @@ class Runner:
         self.store = StateStore(config.paths.state_dir)
         self.servers = self._well_known_servers()
         self.identity = self._identity()
-        idevid = self._idevid()
+        idevid_chain = self._idevid_chain()
+        idevid = idevid_chain[0] if idevid_chain else None
         self.serial_number = self._serial_number(idevid)
         self.device = DeviceIdentity(self.serial_number, _authority_key_id(idevid))
         self.server_anchors = _load_certificates(
             config.trust.bootstrap_server_trust_anchors, "trust.bootstrap-server-trust-anchors"
         )
-        self.manufacturer_anchors = _load_certificates(
-            config.trust.manufacturer_trust_anchors, "trust.manufacturer-trust-anchors"
-        )
+        self.voucher_signer = self._voucher_signer_policy(idevid_chain)
         self.basic_auth = self._basic_auth()
         self.timeouts = Timeouts(
             connect=config.network.connect_timeout, read=config.network.read_timeout
@@ -179,7 +181,11 @@ class Runner:
             conveyed_information=limits.conveyed_information,
             owner_certificate=limits.owner_certificate,
             ownership_voucher=limits.ownership_voucher,
+            cms_certificates=limits.cms_certificates,
+            cms_crls=limits.cms_crls,
+            path_validations=limits.path_validations,
         )
+        self.redirect_addresses_tried = 0
         self.installer = self._installer()
         self.applier = self._applier()
         self.state = DeviceState()
@@ -206,11 +212,40 @@ class Runner:
                 raise ConfigurationError(f"{path} does not exist", key)
         return ClientIdentity(certificate=ident.certificate, key=ident.key)
 
-    def _idevid(self) -> x509.Certificate | None:
+    def _idevid_chain(self) -> tuple[x509.Certificate, ...]:
+        """The IDevID followed by the intermediates given with it (empty: no identity)."""
         if self.config.identity.certificate is None:
-            return None
-        certs = _load_certificates([self.config.identity.certificate], "identity.certificate")
-        return certs[0]
+            return ()
+        return _load_certificates([self.config.identity.certificate], "identity.certificate")
+
+    def _voucher_signer_policy(
+        self, idevid_chain: tuple[x509.Certificate, ...]
+    ) -> VoucherSignerPolicy:
+        """Load who may sign a voucher, and refuse a configuration that would let an IDevID
+        key sign one (D27), before any traffic."""
+        trust = self.config.trust
+        check_trust_configuration(trust)
+        voucher_anchors = _load_certificates(
+            trust.voucher_signer_trust_anchors, "trust.voucher-signer-trust-anchors"
+        )
+        manufacturer_anchors = _load_certificates(
+            trust.manufacturer_trust_anchors, "trust.manufacturer-trust-anchors"
+        )
+        check_signer_configuration(
+            idevid_chain[0] if idevid_chain else None,
+            idevid_chain[1:],
+            voucher_anchors,
+            manufacturer_anchors,
+        )
+        return VoucherSignerPolicy(
+            trust_anchors=voucher_anchors,
+            extended_key_usage=trust.voucher_signer_extended_key_usage,
+            certificate_policy=trust.voucher_signer_certificate_policy,
+            pinned=_load_certificates(
+                trust.voucher_signer_pinned_certificates,
+                "trust.voucher-signer-pinned-certificates",
+            ),
+        )
 
     def _serial_number(self, idevid: x509.Certificate | None) -> str:
         configured = self.config.device.serial_number
@@ -464,10 +499,11 @@ class Runner:
             ownership_voucher=output.ownership_voucher,
         )
         policy = TrustPolicy(
-            manufacturer_trust_anchors=self.manufacturer_anchors,
+            voucher_signer=self.voucher_signer,
             clock=self.clock(),
             accepted_assertions=self.config.trust.accept_assertions,
             limits=self.verify_limits,
+            require_nonce_voucher=self.config.trust.require_nonce_voucher,
         )
         source = SourceKind.TRUSTED_SERVER if ctx.trusted else SourceKind.UNTRUSTED_SERVER
         try:
@@ -477,6 +513,12 @@ class Runner:
         except DataError as exc:
             self.recorder.info(f"data refused ({exc.step or 'parse'}): {exc.message}")
             return m.VerificationFailed(exc)
+        except SZTPError:
+            raise
+        except Exception as exc:
+            failure = VerificationFailure(None, exc)
+            self.recorder.info(f"data refused ({failure.step}): {failure.message}")
+            return m.VerificationFailed(failure)
         kind = data.kind.value
         self.recorder.info(f"{'signed' if data.signed else 'unsigned'} {kind} verified")
         return m.Verified(data)

@@ -17,7 +17,10 @@ moment, the latest of their ``notBefore`` values is such an instant and is among
 candidates, so the path is accepted however far the real time lies outside it; all the other
 checks are made exactly as under a trusted clock.  A path whose certificates were never valid
 together (a certificate issued after its issuer expired) is refused under both clocks: no
-honest CA produces one.  The number of candidates is bounded.
+honest CA produces one.  The number of candidates is bounded: only instants inside the leaf's
+validity period count (the leaf is on every path), at which some anchor is valid too, at most
+``MAX_CANDIDATE_TIMES`` of them, latest first; with the bag bound on the intermediates (D28)
+one validation costs a bounded number of verifier runs.
 """
 
 from __future__ import annotations
@@ -129,9 +132,18 @@ def _candidate_times(
 ) -> list[dt.datetime]:
     pool = [leaf, *intermediates]
     issuers = {c.issuer for c in pool}
-    pool.extend(a for a in anchors if a.subject in issuers or a == leaf)
+    relevant = [a for a in anchors if a.subject in issuers or a == leaf]
+    pool.extend(relevant)
+    start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+
+    def usable(when: dt.datetime) -> bool:
+        if not start <= when <= end:
+            return False
+        return any(a.not_valid_before_utc <= when <= a.not_valid_after_utc for a in relevant)
+
     instants = sorted({c.not_valid_before_utc for c in pool}, reverse=True)
-    return instants[:MAX_CANDIDATE_TIMES]
+    chosen = [when for when in instants if usable(when)]
+    return chosen[:MAX_CANDIDATE_TIMES] or instants[:1]
 
 
 def _explain(message: str) -> str:

@@ -54,7 +54,8 @@ def files(tmp_path_factory: pytest.TempPathFactory, pki: LabPKI) -> Path:
         write(f"{prefix}-oc.cms", signed.owner_certificate or b"")
         write(f"{prefix}-ov.cms", signed.ownership_voucher or b"")
 
-    write("anchors.pem", pki.manufacturer_root.cert_pem())
+    write("anchors.pem", pki.voucher_root.cert_pem())
+    write("idevid-anchors.pem", pki.manufacturer_root.cert_pem())
     idevid = pki.idevid(SERIAL)
     write("idevid.pem", idevid.cert_pem())
     write("idevid-other.pem", pki.idevid("SN-OTHER").cert_pem())
@@ -106,7 +107,7 @@ def signed_args(prefix: str = "good") -> list[str]:
         f"{prefix}-oc.cms",
         "--ownership-voucher",
         f"{prefix}-ov.cms",
-        "--manufacturer-trust-anchors",
+        "--voucher-signer-trust-anchors",
         "anchors.pem",
     ]
 
@@ -171,7 +172,7 @@ def test_unsigned_redirect_accepted(capsys: pytest.CaptureFixture[str], files: P
         "redirect.cms",
         "--serial-number",
         SERIAL,
-        "--manufacturer-trust-anchors",
+        "--voucher-signer-trust-anchors",
         "anchors.pem",
         "--json",
     )
@@ -189,7 +190,7 @@ def test_unsigned_onboarding_refused(capsys: pytest.CaptureFixture[str], files: 
         "onboarding.cms",
         "--serial-number",
         SERIAL,
-        "--manufacturer-trust-anchors",
+        "--voucher-signer-trust-anchors",
         "anchors.pem",
         "--json",
     )
@@ -295,8 +296,8 @@ def test_accept_assertion(capsys: pytest.CaptureFixture[str], files: Path) -> No
 @pytest.mark.parametrize(
     "extra",
     [
-        ["--serial-number", SERIAL, "--manufacturer-trust-anchors", "empty.pem"],
-        ["--serial-number", SERIAL, "--manufacturer-trust-anchors", "key-only.pem"],
+        ["--serial-number", SERIAL, "--voucher-signer-trust-anchors", "empty.pem"],
+        ["--serial-number", SERIAL, "--voucher-signer-trust-anchors", "key-only.pem"],
         ["--serial-number", SERIAL, "--nonce", "not*base64"],
         ["--serial-number", SERIAL, "--nonce", base64.b64encode(b"short").decode()],
         ["--serial-number", SERIAL, "--nonce", base64.b64encode(bytes(33)).decode()],
@@ -327,7 +328,7 @@ def test_accept_assertion(capsys: pytest.CaptureFixture[str], files: Path) -> No
 )
 def test_usage_errors(capsys: pytest.CaptureFixture[str], files: Path, extra: list[str]) -> None:
     args = signed_args()
-    if "--manufacturer-trust-anchors" in extra:
+    if "--voucher-signer-trust-anchors" in extra:
         args = args[:-2]
     code, out, err = verify(capsys, files, *args, *extra, "--json")
     assert code == 64, err
@@ -349,7 +350,7 @@ def test_pem_anchor_file_with_several_certificates(
     """A trust-anchor file may hold several certificates."""
     bundle = tmp_path / "bundle.pem"
     bundle.write_bytes(
-        make_lab_pki("ec-p256").manufacturer_root.cert_pem() + pki.manufacturer_root.cert_pem()
+        make_lab_pki("ec-p256").voucher_root.cert_pem() + pki.voucher_root.cert_pem()
     )
     args = [*signed_args()[:-1], str(bundle)]
     code, _, err = verify(capsys, files, *args, "--serial-number", SERIAL)
@@ -360,7 +361,7 @@ def test_der_anchor_file(
     capsys: pytest.CaptureFixture[str], files: Path, pki: LabPKI, tmp_path: Path
 ) -> None:
     der = tmp_path / "anchor.der"
-    der.write_bytes(pki.manufacturer_root.cert.public_bytes(serialization.Encoding.DER))
+    der.write_bytes(pki.voucher_root.cert.public_bytes(serialization.Encoding.DER))
     args = [*signed_args()[:-1], str(der)]
     code, _, err = verify(capsys, files, *args, "--serial-number", SERIAL)
     assert code == 0, err
