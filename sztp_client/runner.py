@@ -184,6 +184,7 @@ class Runner:
             cms_certificates=limits.cms_certificates,
             cms_crls=limits.cms_crls,
             path_validations=limits.path_validations,
+            redirect_servers=limits.redirect_servers,
         )
         self.redirect_addresses_tried = 0
         self.installer = self._installer()
@@ -351,6 +352,7 @@ class Runner:
             self.recorder.info("running again after the reboot into a new boot image")
         self.recorder.run_started(bootstrapped=False)
         self.last_error = None
+        self.redirect_addresses_tried = 0
         found_data = False
         for endpoint in self.servers:
             outcome = self._server(
@@ -394,6 +396,8 @@ class Runner:
             self.last_error = exc
             return Outcome.NOTHING
         for address in addresses:
+            if hop > 0 and not self._redirect_address_allowed(name):
+                return Outcome.FAILED
             index = self.recorder.attempt_started(source, name, address, trust, hop)
             nonce = os.urandom(NONCE_BYTES)
             if trusted:
@@ -671,6 +675,21 @@ class Runner:
 
     # -- redirects ----------------------------------------------------------------------------
 
+    def _redirect_address_allowed(self, server: str) -> bool:
+        """D28: at most limits.redirect-addresses addresses across the redirect hops of one
+        pass; a redirect list cannot make the device try addresses without end."""
+        limit = self.config.limits.redirect_addresses
+        if self.redirect_addresses_tried >= limit:
+            self.last_error = DataError(
+                f"redirect address limit reached: {limit} addresses were tried across the "
+                f"redirects of this pass; {server} and the redirect targets after it are not "
+                "tried (limits.redirect-addresses)"
+            )
+            self.recorder.info(self.last_error.message)
+            return False
+        self.redirect_addresses_tried += 1
+        return True
+
     def _follow(self, action: m.FollowRedirect, ctx: _Context) -> Outcome:
         hop = ctx.hop + 1
         if hop > self.config.discovery.max_redirects:
@@ -682,6 +701,8 @@ class Runner:
             return Outcome.FAILED
         result = Outcome.NOTHING
         for server in action.information.bootstrap_servers:
+            if self.redirect_addresses_tried >= self.config.limits.redirect_addresses:
+                return Outcome.FAILED
             endpoint = ServerEndpoint(server.address, server.port)
             anchors: tuple[x509.Certificate, ...] | None = None
             if action.trusted and server.trust_anchor is not None:

@@ -58,6 +58,7 @@ from cryptography.hazmat.primitives import serialization
 
 from sztp_client.errors import CMSError, DataError, SZTPError, TrustError, VerificationFailure
 from sztp_client.model.conveyed import (
+    DEFAULT_MAX_REDIRECT_SERVERS,
     ConveyedInformation,
     OnboardingInformation,
     parse_conveyed_information,
@@ -106,6 +107,7 @@ class Limits:
     cms_certificates: int = cms.DEFAULT_MAX_CERTIFICATES
     cms_crls: int = cms.DEFAULT_MAX_CRLS
     path_validations: int = 8
+    redirect_servers: int = DEFAULT_MAX_REDIRECT_SERVERS
 
     @property
     def bag(self) -> cms.BagLimits:
@@ -270,7 +272,7 @@ def _pipeline(
                 f"conveyed information has content type {oids.name_of(content_type)}; "
                 "expected id-data, id-ct-sztpConveyedInfoJSON or id-ct-sztpConveyedInfoXML",
             )
-        info = _parse_conveyed(conveyed.content, content_type)
+        info = _parse_conveyed(conveyed.content, content_type, limits)
         with _step(Step.SOURCE):
             check_delivery(source, _kind_of(info), signed=False)
         return VerifiedData(info, False, conveyed.encrypted, content_type)
@@ -333,7 +335,7 @@ def _pipeline(
     current[0] = Step.CONVEYED_INFORMATION_SIGNATURE
     content = _verify_conveyed_signature(signed_ci, owner_cert)
     current[0] = Step.CONVEYED_INFORMATION
-    info = _parse_conveyed(content, signed_ci.econtent_type)
+    info = _parse_conveyed(content, signed_ci.econtent_type, limits)
     current[0] = Step.SOURCE
     with _step(Step.SOURCE):
         check_delivery(source, _kind_of(info), signed=True)
@@ -355,18 +357,19 @@ def _kind_of(info: ConveyedInformation) -> InformationKind:
     return InformationKind.REDIRECT
 
 
-def _parse_conveyed(content: bytes, content_type: str) -> ConveyedInformation:
+def _parse_conveyed(content: bytes, content_type: str, limits: Limits) -> ConveyedInformation:
     encoding: dict[str, str] = {
         oids.ID_CT_SZTP_CONVEYED_INFO_JSON: "json",
         oids.ID_CT_SZTP_CONVEYED_INFO_XML: "xml",
     }
+    bound = limits.redirect_servers
     with _step(Step.CONVEYED_INFORMATION):
         chosen = encoding.get(content_type)
         if chosen == "json":
-            return parse_conveyed_information(content, "json")
+            return parse_conveyed_information(content, "json", max_redirect_servers=bound)
         if chosen == "xml":
-            return parse_conveyed_information(content, "xml")
-        return parse_conveyed_information(content, None)
+            return parse_conveyed_information(content, "xml", max_redirect_servers=bound)
+        return parse_conveyed_information(content, None, max_redirect_servers=bound)
 
 
 def _verify_voucher_signature(
@@ -410,16 +413,16 @@ def _verify_voucher_signature(
             "voucher-signer trust anchor",
         )
     holders: list[tuple[x509.Certificate, bytes]] = []
-    signature_errors: list[str] = []
+    signature_errors: list[CMSError] = []
     for cert in candidates:
         try:
             content = cms.verify_signature(sd, signer, cert, "ownership voucher")
         except CMSError as exc:
-            signature_errors.append(exc.message)
+            signature_errors.append(exc)
             continue
         holders.append((cert, content))
     if not holders:
-        raise _fail(step, signature_errors[0])
+        raise _fail(step, signature_errors[0].message) from signature_errors[0]
     budget = _PathBudget(policy.limits.path_validations, step, "ownership voucher")
     path_errors: list[str] = []
     for cert, content in holders:
