@@ -702,6 +702,7 @@ class Runner:
         result = Outcome.NOTHING
         for server in action.information.bootstrap_servers:
             if self.redirect_addresses_tried >= self.config.limits.redirect_addresses:
+                self._redirect_address_allowed(server.address)  # records why it stops
                 return Outcome.FAILED
             endpoint = ServerEndpoint(server.address, server.port)
             anchors: tuple[x509.Certificate, ...] | None = None
