@@ -124,7 +124,7 @@ class LimitsConfig:
     host_meta: int = 64 * 1024
     cms_certificates: int = 16
     cms_crls: int = 16
-    path_validations: int = 8
+    path_validations: int = 4
     redirect_servers: int = 16
     redirect_addresses: int = 64
 

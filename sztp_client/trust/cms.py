@@ -111,7 +111,7 @@ class Signer:
         if self.subject_key_identifier is not None:
             try:
                 ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-            except Exception:
+            except Exception:  # absent or malformed extensions name nothing
                 return False
             return hmac.compare_digest(ski.value.digest, self.subject_key_identifier)
         return (
@@ -187,7 +187,7 @@ def parse_content_info(
     try:
         info = asn1_cms.ContentInfo.load(data, strict=True)
         content_type = str(info["content_type"].dotted)
-    except Exception as exc:
+    except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: not a CMS ContentInfo ({_short(exc)})") from exc
     return content_type, info
 
@@ -205,7 +205,7 @@ def _inner_octets(data: bytes, what: str) -> bytes:
     """The content of a ContentInfo whose content is an OCTET STRING."""
     try:
         value = _OctetContentInfo.load(data, strict=True)["content"].native
-    except Exception as exc:
+    except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: the content is not an OCTET STRING ({_short(exc)})") from exc
     if not isinstance(value, bytes):
         raise CMSError(f"{what}: the ContentInfo has no content")
@@ -231,7 +231,7 @@ def parse_signed_data(
         return _signed_data_from_asn1(sd, what, bag or BagLimits())
     except CMSError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: malformed SignedData ({_short(exc)})") from exc
 
 
@@ -242,7 +242,7 @@ def parse_signed_data_der(der: bytes, what: str, bag: BagLimits | None = None) -
         return _signed_data_from_asn1(sd, what, bag or BagLimits())
     except CMSError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: malformed SignedData ({_short(exc)})") from exc
 
 
@@ -521,7 +521,7 @@ def verify_signature(
         to_verify = signed.econtent
     try:
         public_key = cert.public_key()
-    except Exception as exc:
+    except Exception as exc:  # an unusable key is a failed signature
         raise SignatureFailure(
             f"{what}: the public key of {_subject(cert)} cannot be used ({_short(exc)})"
         ) from exc
@@ -540,7 +540,7 @@ def verify_signature(
         raise SignatureFailure(
             f"{what}: the signature does not verify with the key of {_subject(cert)}"
         ) from exc
-    except Exception as exc:
+    except Exception as exc:  # D28: any primitive failure is a failed signature
         raise SignatureFailure(
             f"{what}: the signature cannot be checked with the key of {_subject(cert)} "
             f"({type(exc).__name__}: {_short(exc)})"
@@ -625,7 +625,7 @@ def unwrap(
             )
         try:
             inner_der = _explicit_inner(info["content"])
-        except Exception as exc:
+        except Exception as exc:  # hostile input: any parser failure is malformed data
             raise CMSError(f"{what}: malformed encrypted content ({_short(exc)})") from exc
         content_type, plaintext = decryptor.decrypt(content_type, inner_der)
         encrypted = True

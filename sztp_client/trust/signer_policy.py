@@ -124,7 +124,7 @@ def _issued(child: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
     try:
         child.verify_directly_issued_by(issuer)
-    except Exception:
+    except Exception:  # any failure means: not its issuer
         return False
     return True
 

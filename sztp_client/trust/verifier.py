@@ -106,7 +106,7 @@ class Limits:
     ownership_voucher: int = MIB
     cms_certificates: int = cms.DEFAULT_MAX_CERTIFICATES
     cms_crls: int = cms.DEFAULT_MAX_CRLS
-    path_validations: int = 8
+    path_validations: int = 4
     redirect_servers: int = DEFAULT_MAX_REDIRECT_SERVERS
 
     @property
@@ -231,7 +231,7 @@ def verify_bootstrapping_data(
         )
     except SZTPError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # D28: never an untyped error from hostile data
         step = current[0]
         raise VerificationFailure(step.value if step else None, exc) from exc
 
@@ -430,6 +430,8 @@ def _verify_voucher_signature(
         try:
             validate_path(cert, sd.certificates, anchors, policy.clock)
         except PathError as exc:
+            if exc.exhausted:
+                raise _fail(step, f"the voucher signer's path: {exc.reason}") from exc
             path_errors.append(exc.reason)
             continue
         _require_digital_signature(cert, step, "voucher signer")

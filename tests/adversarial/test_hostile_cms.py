@@ -400,3 +400,39 @@ def test_redirect_list_over_its_bound(pki: LabPKI) -> None:
     assert verify(pki, redirect(16)).kind.value == "redirect-information"
     err = refused(pki, redirect(3), "conveyed-information", limits=Limits(redirect_servers=2))
     assert isinstance(err, ModelError)
+
+
+def _self_issued(name: x509.Name, key: Any, signed_by: Any, index: int) -> x509.Certificate:
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key)
+        .serial_number(7000 + index)
+        .not_valid_before(start + dt.timedelta(seconds=index))
+        .not_valid_after(start + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(signed_by, hashes.SHA256())
+    )
+
+
+@pytest.mark.parametrize("shape", ["copies-of-one-issuer", "ring"])
+def test_forged_issuers_that_name_each_other(pki: LabPKI, counts: Counts, shape: str) -> None:
+    """D28: a forged leaf holding the signer's key under 14 forged issuers that name (and, for
+    the copies, sign) each other: the path search keeps one issuer per name and key and at
+    most two per name, so it is a line, not a tree; one path validation, a typed refusal."""
+    signed = make_signed_set(pki, SERIAL, ONBOARDING)
+    name = pki.voucher_signer.cert.issuer
+    if shape == "ring":
+        keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(14)]
+        issuers = [
+            _self_issued(name, keys[i].public_key(), keys[(i + 1) % 14], i) for i in range(14)
+        ]
+    else:
+        issuers = [_self_issued(name, _FORGER.public_key(), _FORGER, i) for i in range(14)]
+    leaf = forged_candidates(pki.voucher_signer, 1, same_key=True)
+    voucher = voucher_with(pki, [pki.manufacturer_intermediate.cert, *leaf, *issuers])
+    err = refused(pki, with_voucher(signed, voucher), "voucher-signature")
+    assert isinstance(err, TrustError)
+    assert counts.paths == 1
