@@ -21,6 +21,7 @@ from typing import Any
 
 from sztp_client.errors import ConfigurationError
 from sztp_client.model.voucher import Assertion
+from sztp_client.trust.signer_policy import is_dotted_oid
 
 DEFAULT_CONFIG = Path("/etc/sztp/client.toml")
 MAX_CONFIG_FILE = 1024 * 1024
@@ -44,10 +45,22 @@ class IdentityConfig:
 
 @dataclass(frozen=True, slots=True)
 class TrustConfig:
+    """The [trust] table.  Paths stay paths here; the runner loads the certificates.
+
+    ``voucher_signer_trust_anchors`` are the only anchors a voucher signer may validate to (the
+    manufacturer's voucher CA); ``manufacturer_trust_anchors`` are the IDevID CAs, which the
+    device's IDevID must validate to and which no voucher ever validates to (D27).
+    """
+
     clock: str = "untrusted"
     bootstrap_server_trust_anchors: tuple[Path, ...] = ()
+    voucher_signer_trust_anchors: tuple[Path, ...] = ()
     manufacturer_trust_anchors: tuple[Path, ...] = ()
     accept_assertions: frozenset[Assertion] = frozenset({Assertion.VERIFIED, Assertion.LOGGED})
+    voucher_signer_extended_key_usage: str | None = None
+    voucher_signer_certificate_policy: str | None = None
+    voucher_signer_pinned_certificates: tuple[Path, ...] = ()
+    require_nonce_voucher: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +126,11 @@ class LimitsConfig:
     ownership_voucher: int = MIB
     error_document: int = 64 * 1024
     host_meta: int = 64 * 1024
+    cms_certificates: int = 16
+    cms_crls: int = 16
+    path_validations: int = 4
+    redirect_servers: int = 16
+    redirect_addresses: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +352,66 @@ class _Table:
         raise ConfigurationError(message, self.key(key))
 
 
+def _oid(table: _Table, key: str) -> str | None:
+    """An optional dotted OID string (e.g. "1.3.6.1.5.5.7.3.2")."""
+    value = table.string(key)
+    if value is None:
+        return None
+    if not is_dotted_oid(value):
+        raise ConfigurationError(
+            f"'{value}' is not an object identifier in dotted form (e.g. 1.3.6.1.5.5.7.3.3)",
+            table.key(key),
+        )
+    return value
+
+
+def _nonempty_paths(table: _Table, key: str) -> tuple[Path, ...]:
+    """An optional list of paths that, when given, is not empty."""
+    raw = table.get(key)
+    paths = table.paths(key)
+    if raw is not None and not paths:
+        raise ConfigurationError(
+            "is empty; leave the key out or name at least one file", table.key(key)
+        )
+    return paths
+
+
+def _check_anchor_lists(
+    table: _Table, voucher_signer: tuple[Path, ...], manufacturer: tuple[Path, ...]
+) -> None:
+    """Anchor lists that are given are not empty (an empty list is a mistake, never a policy)."""
+    for key, value in (
+        ("voucher-signer-trust-anchors", voucher_signer),
+        ("manufacturer-trust-anchors", manufacturer),
+    ):
+        if table.data.get(key) is not None and not value:
+            raise ConfigurationError(
+                "is empty; name at least one PEM file"
+                + (" (or leave the key out)" if key == "manufacturer-trust-anchors" else ""),
+                table.key(key),
+            )
+
+
+def check_trust_configuration(trust: TrustConfig) -> None:
+    """What ``run`` needs of the [trust] table before any traffic (D27): the voucher-signer
+    anchors.  ``status`` and other read-only commands do not call this."""
+    if trust.voucher_signer_trust_anchors:
+        return
+    explained = (
+        "is required: name the PEM files of the manufacturer's voucher (MASA) CA, the only "
+        "certificates a voucher signer may validate to"
+    )
+    if trust.manufacturer_trust_anchors:
+        explained += (
+            ". trust.manufacturer-trust-anchors no longer verifies vouchers: it now names the "
+            "CAs that issue IDevIDs. Move the voucher CA to trust.voucher-signer-trust-anchors "
+            "and keep only IDevID CAs in trust.manufacturer-trust-anchors (a CA that issues "
+            "IDevIDs may not verify vouchers: any device's key could then sign a voucher for "
+            "every other device)"
+        )
+    raise ConfigurationError(explained, "trust.voucher-signer-trust-anchors")
+
+
 def _build(
     document: Mapping[str, Any],
     base: Path,
@@ -371,11 +449,19 @@ def _build(
         raise ConfigurationError(
             f"unknown assertion ({known})", t.key("accept-assertions")
         ) from exc
+    voucher_signer_anchors = t.paths("voucher-signer-trust-anchors")
+    manufacturer_anchors = t.paths("manufacturer-trust-anchors")
+    _check_anchor_lists(t, voucher_signer_anchors, manufacturer_anchors)
     trust = TrustConfig(
         clock=t.choice("clock", "untrusted", ("trusted", "untrusted")),
         bootstrap_server_trust_anchors=t.paths("bootstrap-server-trust-anchors"),
-        manufacturer_trust_anchors=t.paths("manufacturer-trust-anchors"),
+        voucher_signer_trust_anchors=voucher_signer_anchors,
+        manufacturer_trust_anchors=manufacturer_anchors,
         accept_assertions=assertions,
+        voucher_signer_extended_key_usage=_oid(t, "voucher-signer-extended-key-usage"),
+        voucher_signer_certificate_policy=_oid(t, "voucher-signer-certificate-policy"),
+        voucher_signer_pinned_certificates=_nonempty_paths(t, "voucher-signer-pinned-certificates"),
+        require_nonce_voucher=t.boolean("require-nonce-voucher", False),
     )
     t.finish()
 
@@ -453,6 +539,11 @@ def _build(
         ownership_voucher=t.integer("ownership-voucher", ld.ownership_voucher, 1024),
         error_document=t.integer("error-document", ld.error_document, 1024),
         host_meta=t.integer("host-meta", ld.host_meta, 1024),
+        cms_certificates=t.integer("cms-certificates", ld.cms_certificates, 1, 1024),
+        cms_crls=t.integer("cms-crls", ld.cms_crls, 0, 1024),
+        path_validations=t.integer("path-validations", ld.path_validations, 1, 256),
+        redirect_servers=t.integer("redirect-servers", ld.redirect_servers, 1, 1024),
+        redirect_addresses=t.integer("redirect-addresses", ld.redirect_addresses, 1, 4096),
     )
     t.finish()
 

@@ -191,6 +191,21 @@ class TrustError(DataError):
         self.step = step
 
 
+class VerificationFailure(DataError):
+    """An unexpected failure (not one of the project's own errors) while verifying data from
+    one source (D28).  The data is refused as untrustworthy and the next source is tried; the
+    message names the step and the failure, never a traceback."""
+
+    def __init__(self, step: str | None, cause: BaseException) -> None:
+        where = f" at step {step}" if step else ""
+        detail = str(cause).splitlines()[0][:200] if str(cause) else ""
+        super().__init__(
+            f"internal failure while verifying the data{where} "
+            f"({type(cause).__name__}{': ' + detail if detail else ''}); the data is refused"
+        )
+        self.step = step or "internal"
+
+
 class SourceTrustError(DataError):
     """A source delivered a kind of data it is not allowed to deliver (RFC 8572 §5.3, R-025)."""
 

@@ -34,7 +34,7 @@ from sztp_client import interrupt, preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import report_data, scripts
-from sztp_client.config import ClientConfig
+from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.errors import (
     BootImageError,
     ConfigApplyError,
@@ -46,6 +46,7 @@ from sztp_client.errors import (
     ScriptError,
     SZTPError,
     TransportError,
+    VerificationFailure,
 )
 from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformation
 from sztp_client.model.progress import ProgressType
@@ -72,6 +73,8 @@ from sztp_client.transport.restconf import (
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust import armor, cms
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.signer_policy import VoucherSignerPolicy
+from sztp_client.trust.signer_policy import check_configuration as check_signer_configuration
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     Artifacts,
@@ -151,7 +154,8 @@ class Runner:
         self.store = StateStore(config.paths.state_dir)
         self.servers = self._well_known_servers()
         self.identity = self._identity()
-        idevid = self._idevid()
+        idevid_chain = self._idevid_chain()
+        idevid = idevid_chain[0] if idevid_chain else None
         if idevid is not None and config.identity.key is not None:
             preflight.check_identity(idevid, config.identity.key)  # before any traffic
         self.serial_number = self._serial_number(idevid)
@@ -159,9 +163,7 @@ class Runner:
         self.server_anchors = _load_certificates(
             config.trust.bootstrap_server_trust_anchors, "trust.bootstrap-server-trust-anchors"
         )
-        self.manufacturer_anchors = _load_certificates(
-            config.trust.manufacturer_trust_anchors, "trust.manufacturer-trust-anchors"
-        )
+        self.voucher_signer = self._voucher_signer_policy(idevid_chain)
         self.basic_auth = self._basic_auth()
         self.timeouts = Timeouts(
             connect=config.network.connect_timeout, read=config.network.read_timeout
@@ -181,7 +183,12 @@ class Runner:
             conveyed_information=limits.conveyed_information,
             owner_certificate=limits.owner_certificate,
             ownership_voucher=limits.ownership_voucher,
+            cms_certificates=limits.cms_certificates,
+            cms_crls=limits.cms_crls,
+            path_validations=limits.path_validations,
+            redirect_servers=limits.redirect_servers,
         )
+        self.redirect_addresses_tried = 0
         self.installer = self._installer()
         self.applier = self._applier()
         preflight.check_command(config.image.reboot_command, "image.reboot-command")
@@ -210,11 +217,40 @@ class Runner:
                 raise ConfigurationError(f"{path} does not exist", key)
         return ClientIdentity(certificate=ident.certificate, key=ident.key)
 
-    def _idevid(self) -> x509.Certificate | None:
+    def _idevid_chain(self) -> tuple[x509.Certificate, ...]:
+        """The IDevID followed by the intermediates given with it (empty: no identity)."""
         if self.config.identity.certificate is None:
-            return None
-        certs = _load_certificates([self.config.identity.certificate], "identity.certificate")
-        return certs[0]
+            return ()
+        return _load_certificates([self.config.identity.certificate], "identity.certificate")
+
+    def _voucher_signer_policy(
+        self, idevid_chain: tuple[x509.Certificate, ...]
+    ) -> VoucherSignerPolicy:
+        """Load who may sign a voucher, and refuse a configuration that would let an IDevID
+        key sign one (D27), before any traffic."""
+        trust = self.config.trust
+        check_trust_configuration(trust)
+        voucher_anchors = _load_certificates(
+            trust.voucher_signer_trust_anchors, "trust.voucher-signer-trust-anchors"
+        )
+        manufacturer_anchors = _load_certificates(
+            trust.manufacturer_trust_anchors, "trust.manufacturer-trust-anchors"
+        )
+        check_signer_configuration(
+            idevid_chain[0] if idevid_chain else None,
+            idevid_chain[1:],
+            voucher_anchors,
+            manufacturer_anchors,
+        )
+        return VoucherSignerPolicy(
+            trust_anchors=voucher_anchors,
+            extended_key_usage=trust.voucher_signer_extended_key_usage,
+            certificate_policy=trust.voucher_signer_certificate_policy,
+            pinned=_load_certificates(
+                trust.voucher_signer_pinned_certificates,
+                "trust.voucher-signer-pinned-certificates",
+            ),
+        )
 
     def _serial_number(self, idevid: x509.Certificate | None) -> str:
         configured = self.config.device.serial_number
@@ -381,6 +417,7 @@ class Runner:
             self.recorder.info("running again after the reboot into a new boot image")
         self.recorder.run_started(bootstrapped=False)
         self.last_error = None
+        self.redirect_addresses_tried = 0
         found_data = False
         for endpoint in self.servers:
             outcome = self._server(
@@ -445,6 +482,8 @@ class Runner:
             self.last_error = exc
             return Outcome.NOTHING
         for address in addresses:
+            if hop > 0 and not self._redirect_address_allowed(name):
+                return Outcome.FAILED
             index = self.recorder.attempt_started(source, name, address, trust, hop)
             nonce = os.urandom(NONCE_BYTES)
             if trusted:
@@ -551,10 +590,11 @@ class Runner:
             ownership_voucher=output.ownership_voucher,
         )
         policy = TrustPolicy(
-            manufacturer_trust_anchors=self.manufacturer_anchors,
+            voucher_signer=self.voucher_signer,
             clock=self.clock(),
             accepted_assertions=self.config.trust.accept_assertions,
             limits=self.verify_limits,
+            require_nonce_voucher=self.config.trust.require_nonce_voucher,
         )
         source = SourceKind.TRUSTED_SERVER if ctx.trusted else SourceKind.UNTRUSTED_SERVER
         try:
@@ -564,6 +604,12 @@ class Runner:
         except DataError as exc:
             self.recorder.info(f"data refused ({exc.step or 'parse'}): {exc.message}")
             return m.VerificationFailed(exc)
+        except SZTPError:
+            raise
+        except Exception as exc:  # D28: one server's data never stops the pass
+            failure = VerificationFailure(None, exc)
+            self.recorder.info(f"data refused ({failure.step}): {failure.message}")
+            return m.VerificationFailed(failure)
         kind = data.kind.value
         self.recorder.info(f"{'signed' if data.signed else 'unsigned'} {kind} verified")
         return m.Verified(data)
@@ -728,6 +774,21 @@ class Runner:
 
     # -- redirects ----------------------------------------------------------------------------
 
+    def _redirect_address_allowed(self, server: str) -> bool:
+        """D28: at most limits.redirect-addresses addresses across the redirect hops of one
+        pass; a redirect list cannot make the device try addresses without end."""
+        limit = self.config.limits.redirect_addresses
+        if self.redirect_addresses_tried >= limit:
+            self.last_error = DataError(
+                f"redirect address limit reached: {limit} addresses were tried across the "
+                f"redirects of this pass; {server} and the redirect targets after it are not "
+                "tried (limits.redirect-addresses)"
+            )
+            self.recorder.info(self.last_error.message)
+            return False
+        self.redirect_addresses_tried += 1
+        return True
+
     def _follow(self, action: m.FollowRedirect, ctx: _Context) -> Outcome:
         hop = ctx.hop + 1
         if hop > self.config.discovery.max_redirects:
@@ -739,6 +800,9 @@ class Runner:
             return Outcome.FAILED
         result = Outcome.NOTHING
         for server in action.information.bootstrap_servers:
+            if self.redirect_addresses_tried >= self.config.limits.redirect_addresses:
+                self._redirect_address_allowed(server.address)  # records why it stops
+                return Outcome.FAILED
             endpoint = ServerEndpoint(server.address, server.port)
             anchors: tuple[x509.Certificate, ...] | None = None
             if action.trusted and server.trust_anchor is not None:

@@ -394,6 +394,7 @@ def _serve(
                     "serial-number": layout.serial_number,
                     "device-certificate": str(layout.idevid_cert),
                     "device-key": str(layout.idevid_key),
+                    "voucher-signer-trust-anchors": str(layout.voucher_signer_trust_anchors),
                     "manufacturer-trust-anchors": str(layout.manufacturer_trust_anchors),
                     "bootstrap-server-trust-anchors": str(layout.bootstrap_server_trust_anchors),
                     "log": str(server.log_path),

@@ -4,12 +4,14 @@
 
     lab.json                           serial number and key type
     pki/<name>.pem, pki/<name>.key     every CA and signer of the lab (keys mode 0600):
-        manufacturer-root, manufacturer-intermediate, voucher-signer, idevid-ca,
+        voucher-root, manufacturer-intermediate, voucher-signer,
+        manufacturer-root, idevid-ca,
         owner-root, owner-intermediate, owner-certificate,
         bootstrap-server-root, bootstrap-server-ca, bootstrap-server
     device/idevid.pem                  the device's IDevID certificate + the IDevID CA
     device/idevid.key                  its private key (0600)
-    device/manufacturer-trust-anchors.pem    the manufacturer root (verifies vouchers)
+    device/voucher-signer-trust-anchors.pem  the manufacturer's voucher root (verifies vouchers)
+    device/manufacturer-trust-anchors.pem    the manufacturer's IDevID root (the IDevID's CA)
     device/bootstrap-server-trust-anchors.pem the bootstrap-server root (verifies TLS)
     device/serial-number               the serial number, one line
     server/server.pem                  the bootstrap server's certificate + its CA
@@ -54,7 +56,8 @@ SERVER_ADDRESSES: Final = ("127.0.0.1", "::1")
 # The PKI's members in pki/, each with the member it is issued by (None: self-signed root).
 _PKI_FILES: Final[dict[str, str | None]] = {
     "manufacturer-root": None,
-    "manufacturer-intermediate": "manufacturer-root",
+    "voucher-root": None,
+    "manufacturer-intermediate": "voucher-root",
     "voucher-signer": "manufacturer-intermediate",
     "idevid-ca": "manufacturer-root",
     "owner-root": None,
@@ -110,7 +113,13 @@ class LabLayout:
 
     @property
     def manufacturer_trust_anchors(self) -> Path:
+        """The IDevID root: what the device's IDevID validates to."""
         return self.device_dir / "manufacturer-trust-anchors.pem"
+
+    @property
+    def voucher_signer_trust_anchors(self) -> Path:
+        """The voucher root: the only anchor a voucher signer may validate to."""
+        return self.device_dir / "voucher-signer-trust-anchors.pem"
 
     @property
     def bootstrap_server_trust_anchors(self) -> Path:
@@ -208,6 +217,7 @@ def create_lab(
     _write(layout.idevid_cert, idevid.pem_chain())
     _write_private(layout.idevid_key, idevid.key_pem())
     _write(layout.manufacturer_trust_anchors, pki.manufacturer_root.cert_pem())
+    _write(layout.voucher_signer_trust_anchors, pki.voucher_root.cert_pem())
     _write(layout.bootstrap_server_trust_anchors, server_root.cert_pem())
     _write(layout.serial_number_file, f"{serial_number}\n".encode())
 
@@ -225,6 +235,7 @@ def _members(layout: LabLayout) -> dict[str, Issued]:
     pki = layout.pki
     return {
         "manufacturer-root": pki.manufacturer_root,
+        "voucher-root": pki.voucher_root,
         "manufacturer-intermediate": pki.manufacturer_intermediate,
         "voucher-signer": pki.voucher_signer,
         "idevid-ca": pki.idevid_ca,
@@ -269,6 +280,7 @@ def load_lab(directory: Path) -> LabLayout:
         owner_root=loaded["owner-root"],
         owner_intermediate=loaded["owner-intermediate"],
         owner_certificate=loaded["owner-certificate"],
+        voucher_root=loaded["voucher-root"],
         key_type=key_type,
         now=root.cert.not_valid_before_utc + BACKDATE,
     )

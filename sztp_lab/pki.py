@@ -1,9 +1,14 @@
 """A small test PKI: root and intermediate CAs, end-entity certificates and CRLs.
 
 Everything here is made in memory with ``cryptography``.  The lab uses it to play the three
-parties of RFC 8572: the manufacturer (root, an intermediate that issues the voucher-signing
-certificate, and a CA that issues the devices' IDevIDs), the owner (root, intermediate and the
-owner certificate that signs conveyed information), and the devices themselves.
+parties of RFC 8572: the manufacturer (a voucher root with an intermediate that issues the
+voucher-signing certificate, and apart from it an IDevID root with the CA that issues the
+devices' IDevIDs), the owner (root, intermediate and the owner certificate that signs conveyed
+information), and the devices themselves.
+
+The voucher root and the IDevID root are separate hierarchies on purpose: a device trusts only
+the voucher root for vouchers, and no IDevID validates to it, so no device's key can sign a
+voucher another device accepts.
 """
 
 from __future__ import annotations
@@ -351,7 +356,13 @@ def make_crl(
 
 @dataclass(frozen=True)
 class LabPKI:
-    """The manufacturer's and the owner's PKI, and a factory of device IDevIDs."""
+    """The manufacturer's and the owner's PKI, and a factory of device IDevIDs.
+
+    ``voucher_root`` is the manufacturer's voucher CA (the one voucher-signer trust anchor);
+    ``manufacturer_intermediate`` is issued by it and issues ``voucher_signer``.
+    ``manufacturer_root`` is the manufacturer's IDevID root; it issues ``idevid_ca`` and
+    nothing that may sign a voucher.
+    """
 
     manufacturer_root: Issued
     manufacturer_intermediate: Issued
@@ -360,6 +371,7 @@ class LabPKI:
     owner_root: Issued
     owner_intermediate: Issued
     owner_certificate: Issued
+    voucher_root: Issued
     key_type: KeyType = "ec-p256"
     now: dt.datetime = field(default_factory=utcnow)
     _idevids: dict[tuple[str, KeyType], Issued] = field(
@@ -393,8 +405,9 @@ def make_lab_pki(key_type: KeyType = "ec-p256", *, now: dt.datetime | None = Non
     start, end = base - BACKDATE, base + DEFAULT_LIFETIME
 
     m_root = make_root_ca("SZTP Lab Manufacturer Root CA", key_type, start, end)
+    v_root = make_root_ca("SZTP Lab Manufacturer Voucher Root CA", key_type, start, end)
     m_int = make_intermediate_ca(
-        m_root, "SZTP Lab Manufacturer Voucher CA", key_type, start, end, path_length=0
+        v_root, "SZTP Lab Manufacturer Voucher CA", key_type, start, end, path_length=0
     )
     voucher_signer = make_end_entity(
         m_int, "SZTP Lab Voucher Signer", key_type, not_before=start, not_after=end
@@ -417,6 +430,7 @@ def make_lab_pki(key_type: KeyType = "ec-p256", *, now: dt.datetime | None = Non
         owner_root=o_root,
         owner_intermediate=o_int,
         owner_certificate=owner_cert,
+        voucher_root=v_root,
         key_type=key_type,
         now=base,
     )

@@ -154,6 +154,9 @@ def make_device(
         ),
         0o600,
     )
+    # Vouchers validate to the voucher root only; the IDevID root is what the IDevID
+    # validates to (the client refuses a configuration where one anchor serves both).
+    _write(root / "etc" / "voucher-signer-trust-anchors.pem", pki.voucher_root.cert_pem())
     _write(root / "etc" / "manufacturer-trust-anchors.pem", pki.manufacturer_root.cert_pem())
     anchors = list(server_trust_anchors)
     if anchors:
@@ -178,6 +181,7 @@ def make_device(
         "identity": {"certificate": "idevid.pem", "key": "idevid.key"},
         "trust": {
             "clock": clock,
+            "voucher-signer-trust-anchors": ["voucher-signer-trust-anchors.pem"],
             "manufacturer-trust-anchors": ["manufacturer-trust-anchors.pem"],
             "bootstrap-server-trust-anchors": (
                 ["bootstrap-server-trust-anchors.pem"] if anchors else []

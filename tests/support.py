@@ -7,11 +7,13 @@ from collections.abc import Iterable
 
 from sztp_client.model.voucher import Assertion
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.signer_policy import VoucherSignerPolicy
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     DEFAULT_ASSERTIONS,
     Artifacts,
     DeviceIdentity,
+    Limits,
     TrustPolicy,
     VerifiedData,
     verify_bootstrapping_data,
@@ -42,11 +44,18 @@ def policy_of(
     pki: LabPKI,
     clock: Clock | None = None,
     assertions: Iterable[Assertion] = DEFAULT_ASSERTIONS,
+    *,
+    signer: VoucherSignerPolicy | None = None,
+    require_nonce_voucher: bool = False,
+    limits: Limits | None = None,
 ) -> TrustPolicy:
+    """D27: vouchers validate to the lab's voucher root only (never the IDevID root)."""
     return TrustPolicy(
-        manufacturer_trust_anchors=(pki.manufacturer_root.cert,),
+        voucher_signer=signer or VoucherSignerPolicy(trust_anchors=(pki.voucher_root.cert,)),
         clock=clock or Clock.untrusted(),
         accepted_assertions=frozenset(assertions),
+        require_nonce_voucher=require_nonce_voucher,
+        limits=limits or Limits(),
     )
 
 
@@ -68,12 +77,22 @@ def verify(
     nonce: bytes | None = None,
     source: SourceKind = SourceKind.UNTRUSTED_SERVER,
     assertions: Iterable[Assertion] = DEFAULT_ASSERTIONS,
+    signer: VoucherSignerPolicy | None = None,
+    require_nonce_voucher: bool = False,
+    limits: Limits | None = None,
 ) -> VerifiedData:
     artifacts = data if isinstance(data, Artifacts) else artifacts_of(data)
     return verify_bootstrapping_data(
         artifacts,
         device or device_of(pki, serial),
-        policy_of(pki, clock, assertions),
+        policy_of(
+            pki,
+            clock,
+            assertions,
+            signer=signer,
+            require_nonce_voucher=require_nonce_voucher,
+            limits=limits,
+        ),
         source=source,
         nonce=nonce,
     )

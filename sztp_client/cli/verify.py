@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from sztp_client.encoding import format_datetime, parse_datetime
 from sztp_client.errors import (
     EXIT_OK,
+    ConfigurationError,
     DataError,
     InputFileError,
     SizeLimitError,
@@ -34,6 +35,7 @@ from sztp_client.model.conveyed import conveyed_information_to_json
 from sztp_client.model.voucher import Assertion, voucher_to_json
 from sztp_client.trust import armor, cms
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.signer_policy import VoucherSignerPolicy, check_configuration, is_dotted_oid
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     DEFAULT_ASSERTIONS,
@@ -56,19 +58,85 @@ def register(commands: Any) -> None:
         help="verify conveyed information, owner certificate and ownership voucher",
         description="Judge SZTP artifacts as a device judges data from an untrusted source.",
     )
-    parser.add_argument("conveyed_information", metavar="CONVEYED-INFORMATION")
-    parser.add_argument("--owner-certificate", metavar="FILE")
-    parser.add_argument("--ownership-voucher", metavar="FILE")
-    parser.add_argument("--serial-number", metavar="SN")
-    parser.add_argument("--idevid-certificate", metavar="CERT")
     parser.add_argument(
-        "--manufacturer-trust-anchors", metavar="CERTS", action="append", required=True
+        "conveyed_information",
+        metavar="CONVEYED-INFORMATION",
+        help="the conveyed-information artifact (DER, PEM or base64 CMS)",
     )
-    parser.add_argument("--accept-assertion", metavar="NAME", action="append")
-    parser.add_argument("--clock", choices=("trusted", "untrusted"), default="untrusted")
-    parser.add_argument("--now", metavar="RFC3339-TIME")
-    parser.add_argument("--nonce", metavar="BASE64")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--owner-certificate", metavar="FILE", help="the owner-certificate artifact (CMS)"
+    )
+    parser.add_argument(
+        "--ownership-voucher", metavar="FILE", help="the ownership-voucher artifact (CMS)"
+    )
+    parser.add_argument(
+        "--serial-number",
+        metavar="SN",
+        help="the device's serial number (default: the IDevID's subject serialNumber)",
+    )
+    parser.add_argument(
+        "--idevid-certificate",
+        metavar="CERT",
+        help="the device's IDevID (PEM, intermediates may follow): its serial number and "
+        "issuer are checked against the voucher, and it may not validate to a "
+        "voucher-signer anchor",
+    )
+    parser.add_argument(
+        "--voucher-signer-trust-anchors",
+        metavar="CERTS",
+        action="append",
+        help="required, repeatable: PEM file of the manufacturer's voucher (MASA) CA "
+        "certificates; the voucher signer must validate to one of them",
+    )
+    parser.add_argument(
+        "--manufacturer-trust-anchors",
+        metavar="CERTS",
+        action="append",
+        help="repeatable: PEM file of the CAs that issue IDevIDs; the --idevid-certificate "
+        "must validate to one of them (vouchers never validate to these)",
+    )
+    parser.add_argument(
+        "--voucher-signer-extended-key-usage",
+        metavar="OID",
+        help="an extended key usage the voucher signer must list (dotted OID)",
+    )
+    parser.add_argument(
+        "--voucher-signer-certificate-policy",
+        metavar="OID",
+        help="a certificate policy the voucher signer must assert (dotted OID)",
+    )
+    parser.add_argument(
+        "--voucher-signer-pinned-certificates",
+        metavar="CERTS",
+        action="append",
+        help="repeatable: PEM file of the only certificates that may sign the voucher",
+    )
+    parser.add_argument(
+        "--require-nonce-voucher",
+        action="store_true",
+        help="refuse a voucher without a nonce (then give --nonce)",
+    )
+    parser.add_argument(
+        "--accept-assertion",
+        metavar="NAME",
+        action="append",
+        help="repeatable: an accepted voucher assertion (default: verified and logged)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("trusted", "untrusted"),
+        default="untrusted",
+        help="untrusted (default) checks no validity period; trusted checks them at --now",
+    )
+    parser.add_argument(
+        "--now",
+        metavar="RFC3339-TIME",
+        help="the time a trusted clock reads (default: this machine's time)",
+    )
+    parser.add_argument(
+        "--nonce", metavar="BASE64", help="the nonce the device sent (16 to 32 bytes, base64)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=run)
 
 
@@ -109,8 +177,8 @@ def run(args: argparse.Namespace) -> int:
                 args.ownership_voucher, "ownership voucher", limits.ownership_voucher
             ),
         )
-    except (UsageError, InputFileError) as exc:
-        step = "usage" if isinstance(exc, UsageError) else "input"
+    except (UsageError, InputFileError, ConfigurationError) as exc:
+        step = {UsageError: "usage", InputFileError: "input"}.get(type(exc), "configuration")
         return report.fail(step, exc.message, exc.exit_code)
     except DataError as exc:
         return report.fail(exc.step or "input", exc.message, exc.exit_code)
@@ -134,9 +202,39 @@ def run(args: argparse.Namespace) -> int:
 def _policy_from_args(
     args: argparse.Namespace,
 ) -> tuple[TrustPolicy, DeviceIdentity, bytes | None]:
+    if not args.voucher_signer_trust_anchors:
+        hint = ""
+        if args.manufacturer_trust_anchors:
+            hint = (
+                "; --manufacturer-trust-anchors no longer verifies vouchers: it names the CAs "
+                "that issue IDevIDs. Give the manufacturer's voucher CA with "
+                "--voucher-signer-trust-anchors"
+            )
+        raise UsageError(
+            "--voucher-signer-trust-anchors is required: the manufacturer's voucher (MASA) "
+            "CA that the voucher signer must validate to" + hint
+        )
     anchors: list[x509.Certificate] = []
-    for name in args.manufacturer_trust_anchors:
-        anchors.extend(_certificates(name, "--manufacturer-trust-anchors"))
+    for name in args.voucher_signer_trust_anchors:
+        anchors.extend(_certificates(name, "--voucher-signer-trust-anchors"))
+    idevid_anchors: list[x509.Certificate] = []
+    for name in args.manufacturer_trust_anchors or ():
+        idevid_anchors.extend(_certificates(name, "--manufacturer-trust-anchors"))
+    pinned: list[x509.Certificate] = []
+    for name in args.voucher_signer_pinned_certificates or ():
+        pinned.extend(_certificates(name, "--voucher-signer-pinned-certificates"))
+    for option, value in (
+        ("--voucher-signer-extended-key-usage", args.voucher_signer_extended_key_usage),
+        ("--voucher-signer-certificate-policy", args.voucher_signer_certificate_policy),
+    ):
+        if value is not None and not is_dotted_oid(value):
+            raise UsageError(f"{option}: '{value}' is not a dotted object identifier")
+    signer_policy = VoucherSignerPolicy(
+        trust_anchors=tuple(anchors),
+        extended_key_usage=args.voucher_signer_extended_key_usage,
+        certificate_policy=args.voucher_signer_certificate_policy,
+        pinned=tuple(pinned),
+    )
 
     serial = args.serial_number
     idevid_issuer: bytes | None = None
@@ -150,6 +248,10 @@ def _policy_from_args(
                 f"--idevid-certificate {args.idevid_certificate}: holds no certificate"
             )
         idevid = certs[0]
+        try:
+            check_configuration(idevid, certs[1:], anchors, idevid_anchors)
+        except ConfigurationError as exc:
+            raise ConfigurationError(_option_names(exc.message)) from exc
         idevid_serial = _subject_serial_number(idevid)
         if idevid_serial is None and serial is None:
             raise UsageError(
@@ -196,13 +298,23 @@ def _policy_from_args(
         if not 16 <= len(nonce) <= 32:
             raise UsageError(f"--nonce: {len(nonce)} bytes; a nonce has 16 to 32 bytes")
 
+    if args.require_nonce_voucher and nonce is None:
+        raise UsageError("--require-nonce-voucher needs --nonce (the nonce the device sent)")
     policy = TrustPolicy(
-        manufacturer_trust_anchors=tuple(anchors),
+        voucher_signer=signer_policy,
         clock=clock,
         accepted_assertions=assertions,
         limits=Limits(),
+        require_nonce_voucher=args.require_nonce_voucher,
     )
     return policy, DeviceIdentity(serial, idevid_issuer), nonce
+
+
+def _option_names(message: str) -> str:
+    """A configuration-key message in command-line terms."""
+    for key in ("voucher-signer-trust-anchors", "manufacturer-trust-anchors"):
+        message = message.replace(f"trust.{key}", f"--{key}")
+    return message
 
 
 def _certificates(name: str, option: str) -> list[x509.Certificate]:

@@ -272,10 +272,21 @@ def _bootstrap_server(value: object) -> BootstrapServer:
     return BootstrapServer(address, DEFAULT_PORT if port is None else port, trust_anchor)
 
 
-def _redirect_information(value: object) -> RedirectInformation:
+#: most bootstrap-server entries accepted in one redirect-information (D28,
+#: limits.redirect-servers); every entry may cost a name lookup and connections
+DEFAULT_MAX_REDIRECT_SERVERS: Final = 16
+
+
+def _redirect_information(value: object, max_servers: int) -> RedirectInformation:
     redirect = YangJSONObject(value, _REDIRECT, MODULE)
     entries = redirect.array("bootstrap-server")
     redirect.finish()
+    if len(entries) > max_servers:
+        raise ModelError(
+            _SERVER,
+            f"{len(entries)} bootstrap servers, over the limit of {max_servers} in one "
+            "redirect-information (limits.redirect-servers)",
+        )
     return RedirectInformation(tuple(_bootstrap_server(entry) for entry in entries))
 
 
@@ -328,7 +339,7 @@ def _onboarding_information(value: object) -> OnboardingInformation:
     return OnboardingInformation(boot_image, handling, pre_script, configuration, post_script)
 
 
-def _from_json(data: bytes) -> ConveyedInformation:
+def _from_json(data: bytes, max_servers: int) -> ConveyedInformation:
     document = load_json(data, "conveyed information")
     if not isinstance(document, dict):
         raise ModelError(_TOP, f"must be a JSON object, not {json_type_name(document)}")
@@ -349,7 +360,7 @@ def _from_json(data: bytes) -> ConveyedInformation:
             "exactly one is allowed",
         )
     if redirect_key in document:
-        return _redirect_information(document[redirect_key])
+        return _redirect_information(document[redirect_key], max_servers)
     return _onboarding_information(document[onboarding_key])
 
 
@@ -379,7 +390,7 @@ _ONBOARDING_SCHEMA: Final = {
 }
 
 
-def _from_xml(data: bytes) -> ConveyedInformation:
+def _from_xml(data: bytes, max_servers: int) -> ConveyedInformation:
     root, scopes = load_xml_with_namespaces(data, "conveyed information")
     namespace, local = split_tag(root.tag)
     if namespace != NAMESPACE or local not in (_REDIRECT, _ONBOARDING):
@@ -393,7 +404,7 @@ def _from_xml(data: bytes) -> ConveyedInformation:
         root, schema=schema, namespace=NAMESPACE, module=MODULE, path=local, scopes=scopes
     )
     if local == _REDIRECT:
-        return _redirect_information(tree)
+        return _redirect_information(tree, max_servers)
     return _onboarding_information(tree)
 
 
@@ -410,20 +421,24 @@ def _sniff(data: bytes) -> Literal["json", "xml"]:
 
 
 def parse_conveyed_information(
-    data: bytes, encoding: Literal["json", "xml"] | None = None
+    data: bytes,
+    encoding: Literal["json", "xml"] | None = None,
+    *,
+    max_redirect_servers: int = DEFAULT_MAX_REDIRECT_SERVERS,
 ) -> ConveyedInformation:
     """Parse conveyed information (R-051..R-055).
 
     ``encoding`` None sniffs it from the first non-blank byte (D15).  Malformed JSON or XML
     raises :class:`EncodingError`; data that violates the YANG module raises
-    :class:`ModelError`.
+    :class:`ModelError`, and so does a redirect-information with more than
+    ``max_redirect_servers`` entries (D28).
     """
     if encoding is None:
         encoding = _sniff(data)
     if encoding == "json":
-        return _from_json(data)
+        return _from_json(data, max_redirect_servers)
     if encoding == "xml":
-        return _from_xml(data)
+        return _from_xml(data, max_redirect_servers)
     raise ValueError(f"unknown encoding {encoding!r}")
 
 

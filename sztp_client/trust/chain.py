@@ -17,7 +17,14 @@ moment, the latest of their ``notBefore`` values is such an instant and is among
 candidates, so the path is accepted however far the real time lies outside it; all the other
 checks are made exactly as under a trusted clock.  A path whose certificates were never valid
 together (a certificate issued after its issuer expired) is refused under both clocks: no
-honest CA produces one.  The number of candidates is bounded.
+honest CA produces one.
+
+**Bounded cost (D28).**  Intermediates are used once each, at most one per subject name and
+key and at most ``MAX_SAME_SUBJECT`` per subject name, so the path search is a line, never a
+tree; a search that still hits the verifier's own bound on signature checks ends the
+validation at once (``PathError.exhausted``).  The candidate instants are bounded too: only
+instants inside the leaf's validity period count (the leaf is on every path), at which some
+anchor is valid as well, at most ``MAX_CANDIDATE_TIMES`` of them, latest first.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import verification as xv
 
 from sztp_client.trust.clock import Clock
@@ -37,12 +45,49 @@ MAX_CHAIN_DEPTH = 8
 MAX_CANDIDATE_TIMES = 32
 
 
-class PathError(Exception):
-    """No valid path; ``reason`` says why (callers wrap it in their own typed error)."""
+#: intermediates kept per subject name: an honest CMS carries one issuer per name, two across
+#: a key rollover; more only multiply the issuers the path search must try at every level
+MAX_SAME_SUBJECT = 2
 
-    def __init__(self, reason: str) -> None:
+
+class PathError(Exception):
+    """No valid path; ``reason`` says why (callers wrap it in their own typed error).
+
+    ``exhausted`` is set when the path search hit the verifier's work bound: the certificates
+    are built to make the search expensive, and no other attempt should be made with them.
+    """
+
+    def __init__(self, reason: str, *, exhausted: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.exhausted = exhausted
+
+
+def _usable_intermediates(
+    leaf: x509.Certificate, intermediates: Sequence[x509.Certificate]
+) -> list[x509.Certificate]:
+    """The intermediates once each, without the leaf, at most MAX_SAME_SUBJECT per subject name
+    and one per subject name and key (the first ones given).  Then at every level of the path
+    at most two issuers are tried and at most one can verify the signature (two with one name
+    and key would both verify it): the search is a line, a few signature checks per level,
+    never a tree (D28)."""
+    seen: set[bytes] = {leaf.public_bytes(Encoding.DER)}
+    per_subject: dict[bytes, int] = {}
+    keys: set[tuple[bytes, bytes]] = set()
+    kept: list[x509.Certificate] = []
+    for cert in intermediates:
+        der = cert.public_bytes(Encoding.DER)
+        if der in seen:
+            continue
+        seen.add(der)
+        subject = cert.subject.public_bytes()
+        name_and_key = (subject, _spki(cert))
+        if per_subject.get(subject, 0) >= MAX_SAME_SUBJECT or name_and_key in keys:
+            continue
+        per_subject[subject] = per_subject.get(subject, 0) + 1
+        keys.add(name_and_key)
+        kept.append(cert)
+    return kept
 
 
 class RevocationError(Exception):
@@ -97,6 +142,7 @@ def validate_path(
     if not anchors:
         raise PathError("no trust anchors are configured")
     store = xv.Store(list(anchors))
+    intermediates = _usable_intermediates(leaf, intermediates)
     if clock.trusted:
         times = [clock.trusted_now()]
     else:
@@ -114,12 +160,25 @@ def validate_path(
         try:
             verified = verifier.verify(leaf, list(intermediates))
         except xv.VerificationError as exc:
+            if "maximum signature check limit" in str(exc):
+                raise PathError(
+                    "the certificates in the CMS make the path search exceed its work bound "
+                    "(they name each other as issuers); refused without further attempts",
+                    exhausted=True,
+                ) from exc
             reason = _explain(str(exc))
             if first_error is None or "not valid at validation time" in first_error:
                 first_error = reason
             continue
         return ValidatedPath(tuple(verified.chain), when)
     raise PathError(first_error or "no candidate validation time")
+
+
+def _spki(cert: x509.Certificate) -> bytes:
+    try:
+        return cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    except Exception:  # an unusable key: such certificates group by encoding
+        return cert.public_bytes(Encoding.DER)
 
 
 def _candidate_times(
@@ -129,9 +188,18 @@ def _candidate_times(
 ) -> list[dt.datetime]:
     pool = [leaf, *intermediates]
     issuers = {c.issuer for c in pool}
-    pool.extend(a for a in anchors if a.subject in issuers or a == leaf)
+    relevant = [a for a in anchors if a.subject in issuers or a == leaf]
+    pool.extend(relevant)
+    start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+
+    def usable(when: dt.datetime) -> bool:
+        if not start <= when <= end:
+            return False
+        return any(a.not_valid_before_utc <= when <= a.not_valid_after_utc for a in relevant)
+
     instants = sorted({c.not_valid_before_utc for c in pool}, reverse=True)
-    return instants[:MAX_CANDIDATE_TIMES]
+    chosen = [when for when in instants if usable(when)]
+    return chosen[:MAX_CANDIDATE_TIMES] or instants[:1]
 
 
 def _explain(message: str) -> str:

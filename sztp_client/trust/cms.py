@@ -8,11 +8,19 @@ and checks each signature with cryptography's primitives.  What it checks for on
 
 1. the signer's digest algorithm and signature algorithm are on the allow-list (SHA-256/384/512;
    RSA PKCS#1 v1.5 and RSASSA-PSS with keys of 2048 bits or more, ECDSA on P-256/P-384/P-521);
+   every parameter is checked when the SignerInfo is parsed (RSASSA-PSS: a known hash, MGF1
+   with a known hash, trailer field 1, a salt length from 0 up; once the key is known, at most
+   what its size allows);
 2. with signed attributes: exactly one content-type attribute equal to the eContentType and
    exactly one message-digest attribute equal to the digest of the eContent octets; the
    signature covers the SET OF encoding of the attributes as received;
 3. without signed attributes: the signature covers the eContent octets;
 4. the signature verifies with the public key of the certificate the caller names.
+
+**Hostile input (D28).**  A SignedData may carry at most ``max_certificates`` certificates and
+``max_crls`` CRLs (16 each by default); more are refused before any of them is decoded.  Any
+exception a cryptographic primitive raises while checking a signature becomes a
+:class:`SignatureFailure`; parsing raises only :class:`~sztp_client.errors.CMSError`.
 
 Nothing here decides *which* certificate may sign: the verification pipeline does, after path
 validation.  Encrypted layers (EnvelopedData, AuthEnvelopedData) are recognised; opening them
@@ -48,10 +56,35 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
 }
 _ALLOWED_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _MIN_RSA_BITS = 2048
+#: the largest RSA modulus whose signatures are checked (a bigger key costs too much)
+_MAX_RSA_BITS = 16384
+#: RSASSA-PSS salt lengths above this are refused at parse time (the exact bound, emLen -
+#: hLen - 2, is checked once the key is known)
+_MAX_PSS_SALT = _MAX_RSA_BITS // 8
+#: default bounds on what one SignedData may carry (D28; limits.cms-certificates, -crls)
+DEFAULT_MAX_CERTIFICATES = 16
+DEFAULT_MAX_CRLS = 16
+_PSS_TRAILER_BC = (1, "trailer_field_bc")
 
 
 class SignatureFailure(CMSError):
     """A signer's signature, digest or signed attributes do not check out."""
+
+
+class AlgorithmParameterError(SignatureFailure):
+    """A signer's digest or signature algorithm, or one of its parameters, is not accepted."""
+
+
+class CMSBagLimitError(CMSError):
+    """A SignedData carries more certificates or CRLs than the configured bound (D28)."""
+
+    def __init__(self, what: str, kind: str, count: int, limit: int, key: str) -> None:
+        super().__init__(
+            f"{what}: carries {count} {kind}, over the limit of {limit} in one CMS "
+            f"({key}); an honest artifact carries its signer's chain and little else"
+        )
+        self.count = count
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +111,7 @@ class Signer:
         if self.subject_key_identifier is not None:
             try:
                 ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-            except x509.ExtensionNotFound:
+            except Exception:  # absent or malformed extensions name nothing
                 return False
             return hmac.compare_digest(ski.value.digest, self.subject_key_identifier)
         return (
@@ -154,7 +187,7 @@ def parse_content_info(
     try:
         info = asn1_cms.ContentInfo.load(data, strict=True)
         content_type = str(info["content_type"].dotted)
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+    except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: not a CMS ContentInfo ({_short(exc)})") from exc
     return content_type, info
 
@@ -172,38 +205,48 @@ def _inner_octets(data: bytes, what: str) -> bytes:
     """The content of a ContentInfo whose content is an OCTET STRING."""
     try:
         value = _OctetContentInfo.load(data, strict=True)["content"].native
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+    except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: the content is not an OCTET STRING ({_short(exc)})") from exc
     if not isinstance(value, bytes):
         raise CMSError(f"{what}: the ContentInfo has no content")
     return value
 
 
-def parse_signed_data(info: asn1_cms.ContentInfo, what: str) -> SignedData:
+@dataclass(frozen=True, slots=True)
+class BagLimits:
+    """How many certificates and CRLs one SignedData may carry (D28)."""
+
+    certificates: int = DEFAULT_MAX_CERTIFICATES
+    crls: int = DEFAULT_MAX_CRLS
+
+
+def parse_signed_data(
+    info: asn1_cms.ContentInfo, what: str, bag: BagLimits | None = None
+) -> SignedData:
     """Decode a SignedData ContentInfo into a :class:`SignedData`."""
     try:
         sd = info["content"]
         if not isinstance(sd, asn1_cms.SignedData):
             sd = asn1_cms.SignedData.load(sd.dump())
-        return _signed_data_from_asn1(sd, what)
+        return _signed_data_from_asn1(sd, what, bag or BagLimits())
     except CMSError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+    except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: malformed SignedData ({_short(exc)})") from exc
 
 
-def parse_signed_data_der(der: bytes, what: str) -> SignedData:
+def parse_signed_data_der(der: bytes, what: str, bag: BagLimits | None = None) -> SignedData:
     """Decode a bare SignedData (as found inside an encrypted layer)."""
     try:
         sd = asn1_cms.SignedData.load(der, strict=True)
-        return _signed_data_from_asn1(sd, what)
+        return _signed_data_from_asn1(sd, what, bag or BagLimits())
     except CMSError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+    except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: malformed SignedData ({_short(exc)})") from exc
 
 
-def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str) -> SignedData:
+def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: BagLimits) -> SignedData:
     version = _version(sd["version"])
     encap = sd["encap_content_info"]
     econtent_type = str(encap["content_type"].dotted)
@@ -213,6 +256,11 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str) -> SignedData:
     certificates: list[x509.Certificate] = []
     certs_field = sd["certificates"]
     if not isinstance(certs_field, asn1_core.Void):
+        # counting parses only the element headers: the bound holds before any decoding
+        if len(certs_field) > bag.certificates:
+            raise CMSBagLimitError(
+                what, "certificates", len(certs_field), bag.certificates, "limits.cms-certificates"
+            )
         for choice in certs_field:
             if choice.name != "certificate":
                 continue  # attribute certificates and others play no part here
@@ -224,6 +272,8 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str) -> SignedData:
     crls: list[x509.CertificateRevocationList] = []
     crls_field = sd["crls"]
     if not isinstance(crls_field, asn1_core.Void):
+        if len(crls_field) > bag.crls:
+            raise CMSBagLimitError(what, "CRLs", len(crls_field), bag.crls, "limits.cms-crls")
         for choice in crls_field:
             if choice.name != "crl":
                 continue  # other revocation formats (OCSP) are not used (D22)
@@ -279,24 +329,18 @@ def _signer_from_asn1(si: asn1_cms.SignerInfo, what: str) -> Signer:
         serial = int(sid.chosen["serial_number"].native)
     else:
         ski = bytes(sid.chosen.native)
-    digest_algorithm = str(si["digest_algorithm"]["algorithm"].native)
+    digest_algorithm = _known_hash(si["digest_algorithm"], "digest algorithm", what)
     sig_alg = si["signature_algorithm"]
     sig_oid = str(sig_alg["algorithm"].dotted)
     signature_algorithm = _signature_family(sig_oid, what)
     pss_hash = pss_mgf = None
     pss_salt: int | None = None
     if signature_algorithm == "rsassa_pss":
-        params = sig_alg["parameters"]
-        if isinstance(params, asn1_core.Void) or params.native is None:
-            raise CMSError(f"{what}: RSASSA-PSS signature without parameters")
-        pss_hash = str(params["hash_algorithm"]["algorithm"].native)
-        mgf = params["mask_gen_algorithm"]
-        if mgf["algorithm"].native != "mgf1":
-            raise CMSError(f"{what}: RSASSA-PSS with a mask generation function other than MGF1")
-        pss_mgf = str(mgf["parameters"]["algorithm"].native)
-        pss_salt = int(params["salt_length"].native)
-        if params["trailer_field"].native not in (1, "trailer_field_bc"):
-            raise CMSError(f"{what}: RSASSA-PSS with an unsupported trailer field")
+        pss_hash, pss_mgf, pss_salt = _pss_parameters(sig_alg["parameters"], what)
+    elif not _absent_or_null(sig_alg["parameters"]):
+        raise AlgorithmParameterError(
+            f"{what}: the signature algorithm {sig_oid} carries parameters; it takes none"
+        )
     attrs = si["signed_attrs"]
     attrs_der: bytes | None = None
     content_type_attr: str | None = None
@@ -359,6 +403,71 @@ _ECDSA_OIDS = {
 _PSS_OID = "1.2.840.113549.1.1.10"
 
 
+def _known_hash(algorithm: Any, role: str, what: str) -> str:
+    """The name of an accepted hash from a DigestAlgorithmIdentifier, or a typed refusal.
+
+    Parameters must be absent or NULL (RFC 5754 §2).
+    """
+    oid = str(algorithm["algorithm"].dotted)
+    name = _HASH_OIDS.get(oid)
+    if name is None:
+        raise AlgorithmParameterError(
+            f"{what}: {role} {oid} is not accepted (SHA-256, SHA-384 or SHA-512)"
+        )
+    params = algorithm["parameters"]
+    if not _absent_or_null(params):
+        raise AlgorithmParameterError(f"{what}: {role} {name} has parameters; it takes none")
+    return name
+
+
+def _pss_parameters(params: Any, what: str) -> tuple[str, str, int]:
+    """RSASSA-PSS-params (RFC 4055 §3.1), every field checked: hash, MGF1 and its hash, salt
+    length (0 up to a bound; the key-dependent bound follows at verification), trailer 1."""
+    if isinstance(params, asn1_core.Void) or params.native is None:
+        raise AlgorithmParameterError(f"{what}: RSASSA-PSS signature without parameters")
+    pss_hash = _known_hash(params["hash_algorithm"], "RSASSA-PSS hash", what)
+    mgf = params["mask_gen_algorithm"]
+    if str(mgf["algorithm"].dotted) != _MGF1_OID:
+        raise AlgorithmParameterError(
+            f"{what}: RSASSA-PSS with a mask generation function other than MGF1 "
+            f"({mgf['algorithm'].dotted})"
+        )
+    mgf_params = mgf["parameters"]
+    if isinstance(mgf_params, asn1_core.Void):
+        raise AlgorithmParameterError(f"{what}: RSASSA-PSS MGF1 without its hash algorithm")
+    pss_mgf = _known_hash(mgf_params, "RSASSA-PSS MGF1 hash", what)
+    salt = params["salt_length"].native
+    if not isinstance(salt, int) or isinstance(salt, bool) or not 0 <= salt <= _MAX_PSS_SALT:
+        raise AlgorithmParameterError(
+            f"{what}: RSASSA-PSS salt length {_short_int(salt)} is outside 0..{_MAX_PSS_SALT}"
+        )
+    trailer = params["trailer_field"].native
+    if trailer not in _PSS_TRAILER_BC:
+        raise AlgorithmParameterError(
+            f"{what}: RSASSA-PSS trailer field {_short_int(trailer)}; only 1 is defined"
+        )
+    return pss_hash, pss_mgf, salt
+
+
+def _absent_or_null(params: Any) -> bool:
+    return isinstance(params, asn1_core.Void) or params.dump() in (b"", b"\x05\x00")
+
+
+def _short_int(value: object) -> str:
+    if isinstance(value, int) and value.bit_length() > 64:
+        sign = "-" if value < 0 else ""
+        return f"{sign}(a {value.bit_length()}-bit number)"
+    return str(value)[:40]
+
+
+_HASH_OIDS = {
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+}
+_MGF1_OID = "1.2.840.113549.1.1.8"
+
+
 def _signature_family(oid: str, what: str) -> str:
     if oid in _RSA_PKCS1_OIDS:
         return "rsassa_pkcs1v15"
@@ -366,7 +475,7 @@ def _signature_family(oid: str, what: str) -> str:
         return "rsassa_pss"
     if oid in _ECDSA_OIDS:
         return "ecdsa"
-    raise CMSError(f"{what}: signature algorithm {oid} is not supported")
+    raise AlgorithmParameterError(f"{what}: signature algorithm {oid} is not supported")
 
 
 def verify_signature(
@@ -410,41 +519,87 @@ def verify_signature(
         to_verify = signer.signed_attributes_der
     else:
         to_verify = signed.econtent
-    public_key = cert.public_key()
     try:
-        if signer.signature_algorithm in ("rsassa_pkcs1v15", "rsassa_pss"):
-            if not isinstance(public_key, rsa.RSAPublicKey):
-                raise SignatureFailure(f"{what}: an RSA signature but the signer key is not RSA")
-            if public_key.key_size < _MIN_RSA_BITS:
-                raise SignatureFailure(
-                    f"{what}: the signer's RSA key has {public_key.key_size} bits; "
-                    f"at least {_MIN_RSA_BITS} are required"
-                )
-            if signer.signature_algorithm == "rsassa_pss":
-                if signer.pss_hash != hash_name or signer.pss_mgf_hash != hash_name:
-                    raise SignatureFailure(
-                        f"{what}: RSASSA-PSS parameters use a hash other than the digest "
-                        f"algorithm {hash_name}"
-                    )
-                pad: padding.AsymmetricPadding = padding.PSS(
-                    mgf=padding.MGF1(hash_factory()), salt_length=signer.pss_salt_length or 0
-                )
-            else:
-                pad = padding.PKCS1v15()
-            public_key.verify(signer.signature, to_verify, pad, hash_factory())
-        else:
-            if not isinstance(public_key, ec.EllipticCurvePublicKey):
-                raise SignatureFailure(f"{what}: an ECDSA signature but the signer key is not EC")
-            if not isinstance(public_key.curve, _ALLOWED_CURVES):
-                raise SignatureFailure(
-                    f"{what}: the signer's curve {public_key.curve.name} is not accepted"
-                )
-            public_key.verify(signer.signature, to_verify, ec.ECDSA(hash_factory()))
+        public_key = cert.public_key()
+    except Exception as exc:  # an unusable key is a failed signature
+        raise SignatureFailure(
+            f"{what}: the public key of {_subject(cert)} cannot be used ({_short(exc)})"
+        ) from exc
+    try:
+        _check_with_key(
+            signer,
+            public_key=public_key,
+            to_verify=to_verify,
+            hash_name=hash_name,
+            hash_factory=hash_factory,
+            what=what,
+        )
+    except SignatureFailure:
+        raise
     except InvalidSignature as exc:
         raise SignatureFailure(
             f"{what}: the signature does not verify with the key of {_subject(cert)}"
         ) from exc
+    except Exception as exc:  # D28: any primitive failure is a failed signature
+        raise SignatureFailure(
+            f"{what}: the signature cannot be checked with the key of {_subject(cert)} "
+            f"({type(exc).__name__}: {_short(exc)})"
+        ) from exc
     return signed.econtent
+
+
+def _check_with_key(
+    signer: Signer,
+    *,
+    public_key: object,
+    to_verify: bytes,
+    hash_name: str,
+    hash_factory: Callable[[], hashes.HashAlgorithm],
+    what: str,
+) -> None:
+    """Verify the signature; InvalidSignature (or anything else) escapes to the caller."""
+    if signer.signature_algorithm in ("rsassa_pkcs1v15", "rsassa_pss"):
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise SignatureFailure(f"{what}: an RSA signature but the signer key is not RSA")
+        if public_key.key_size < _MIN_RSA_BITS:
+            raise SignatureFailure(
+                f"{what}: the signer's RSA key has {public_key.key_size} bits; "
+                f"at least {_MIN_RSA_BITS} are required"
+            )
+        if public_key.key_size > _MAX_RSA_BITS:
+            raise SignatureFailure(
+                f"{what}: the signer's RSA key has {public_key.key_size} bits; "
+                f"at most {_MAX_RSA_BITS} are accepted"
+            )
+        if signer.signature_algorithm == "rsassa_pss":
+            if signer.pss_hash != hash_name or signer.pss_mgf_hash != hash_name:
+                raise AlgorithmParameterError(
+                    f"{what}: RSASSA-PSS parameters use a hash other than the digest "
+                    f"algorithm {hash_name}"
+                )
+            salt = signer.pss_salt_length or 0
+            # RFC 8017 §9.1.2: emLen = ceil((modBits - 1) / 8) >= hLen + sLen + 2
+            em_len = (public_key.key_size - 1 + 7) // 8
+            most = em_len - hash_factory().digest_size - 2
+            if not 0 <= salt <= most:
+                raise AlgorithmParameterError(
+                    f"{what}: RSASSA-PSS salt length {salt} does not fit a "
+                    f"{public_key.key_size}-bit key with {hash_name} (0..{most})"
+                )
+            pad: padding.AsymmetricPadding = padding.PSS(
+                mgf=padding.MGF1(hash_factory()), salt_length=salt
+            )
+        else:
+            pad = padding.PKCS1v15()
+        public_key.verify(signer.signature, to_verify, pad, hash_factory())
+    else:
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise SignatureFailure(f"{what}: an ECDSA signature but the signer key is not EC")
+        if not isinstance(public_key.curve, _ALLOWED_CURVES):
+            raise SignatureFailure(
+                f"{what}: the signer's curve {public_key.curve.name} is not accepted"
+            )
+        public_key.verify(signer.signature, to_verify, ec.ECDSA(hash_factory()))
 
 
 def unwrap(
@@ -453,6 +608,7 @@ def unwrap(
     *,
     max_size: int = DEFAULT_MAX_SIZE,
     decryptor: Decryptor | None = None,
+    bag: BagLimits | None = None,
 ) -> Unwrapped:
     """Parse an artifact and remove an encryption layer (D14: sign-then-encrypt only).
 
@@ -469,19 +625,19 @@ def unwrap(
             )
         try:
             inner_der = _explicit_inner(info["content"])
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # hostile input: any parser failure is malformed data
             raise CMSError(f"{what}: malformed encrypted content ({_short(exc)})") from exc
         content_type, plaintext = decryptor.decrypt(content_type, inner_der)
         encrypted = True
         if content_type in oids.ENCRYPTED_TYPES:
             raise CMSError(f"{what}: encryption inside encryption is not accepted")
         if content_type == oids.ID_SIGNED_DATA:
-            signed = parse_signed_data_der(plaintext, what)
+            signed = parse_signed_data_der(plaintext, what, bag)
             _refuse_encrypt_then_sign(signed, what)
             return Signed(signed, encrypted)
         return Plain(content_type, plaintext, encrypted)
     if content_type == oids.ID_SIGNED_DATA:
-        signed = parse_signed_data(info, what)
+        signed = parse_signed_data(info, what, bag)
         _refuse_encrypt_then_sign(signed, what)
         return Signed(signed, encrypted)
     return Plain(content_type, _inner_octets(data, what), encrypted)

@@ -10,8 +10,13 @@ with an error whose ``step`` is the stable name in brackets:
 0. [decode] the conveyed-information CMS is parsed and any encryption removed (D14);
    [consistency] signed data comes with both an owner certificate and a voucher, unsigned data
    with neither (R-028);
-1. [voucher-signature] the voucher's CMS signer validates to a manufacturer trust anchor, with
-   intermediates from the voucher CMS, and its signature verifies (R-029);
+1. [voucher-signature] the voucher's SignerInfo names a certificate of the voucher CMS (or a
+   voucher-signer trust anchor) whose key verifies its signature; only such candidates, each
+   once, have their path validated, to a voucher-signer trust anchor and to nothing else, with
+   intermediates from the voucher CMS (R-029, D27, D28);
+   [voucher-signer-policy] the validated signer satisfies the configured constraints: one of
+   the pinned signer certificates, the required extended key usage, the required certificate
+   policy (D27);
    [voucher-content] the voucher JSON satisfies RFC 8366 (R-134..R-137);
 2. [voucher-validity] under a trusted clock, created-on is not in the future and expires-on, if
    present, has not passed (R-030, D10);
@@ -20,6 +25,7 @@ with an error whose ``step`` is the stable name in brackets:
 5. [voucher-idevid-issuer] idevid-issuer, if present, equals the authority key identifier of
    the device's IDevID (R-033);
 6. [voucher-nonce] a voucher nonce, if present, equals the nonce the device sent (R-034, D10);
+   with ``require_nonce_voucher`` a voucher without a nonce is refused here (D27);
 7. [owner-certificate] the owner certificate validates to the voucher's pinned-domain-cert, with
    intermediates from the owner-certificate CMS; it may itself be the pinned certificate (R-035);
 8. [revocation] when the voucher asks for it, no certificate of that path below the pinned
@@ -31,6 +37,13 @@ with an error whose ``step`` is the stable name in brackets:
 11. [conveyed-information] the content satisfies the conveyed-information data model;
 12. [source] the source may deliver this kind of data (R-025); unsigned onboarding information
     is accepted only from a trusted bootstrap server (R-023).
+
+**Bounded cost (D28).**  Each CMS carries at most ``limits.cms_certificates`` certificates and
+``limits.cms_crls`` CRLs; signature checks come before path validation, so a certificate that
+does not hold the signing key costs one signature check and nothing more; at most
+``limits.path_validations`` paths are validated per artifact.  Any exception that is not one of
+the project's own errors becomes a :class:`~sztp_client.errors.VerificationFailure` (a
+DataError): hostile data is refused, never a traceback.
 """
 
 from __future__ import annotations
@@ -43,8 +56,9 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sztp_client.errors import CMSError, DataError, TrustError
+from sztp_client.errors import CMSError, DataError, SZTPError, TrustError, VerificationFailure
 from sztp_client.model.conveyed import (
+    DEFAULT_MAX_REDIRECT_SERVERS,
     ConveyedInformation,
     OnboardingInformation,
     parse_conveyed_information,
@@ -53,6 +67,7 @@ from sztp_client.model.voucher import Assertion, Voucher, parse_voucher
 from sztp_client.trust import armor, cms, oids
 from sztp_client.trust.chain import PathError, RevocationError, check_revocation, validate_path
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.signer_policy import SignerPolicyError, VoucherSignerPolicy, check_signer
 from sztp_client.trust.sources import InformationKind, SourceKind, check_delivery
 
 MIB = 1024 * 1024
@@ -64,6 +79,7 @@ class Step(enum.StrEnum):
     DECODE = "decode"
     CONSISTENCY = "consistency"
     VOUCHER_SIGNATURE = "voucher-signature"
+    VOUCHER_SIGNER_POLICY = "voucher-signer-policy"
     VOUCHER_CONTENT = "voucher-content"
     VOUCHER_VALIDITY = "voucher-validity"
     VOUCHER_ASSERTION = "voucher-assertion"
@@ -83,11 +99,19 @@ DEFAULT_ASSERTIONS = frozenset({Assertion.VERIFIED, Assertion.LOGGED})
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Size bounds of the artifacts (D19)."""
+    """Size bounds of the artifacts (D19) and of the work one artifact may cause (D28)."""
 
     conveyed_information: int = 16 * MIB
     owner_certificate: int = MIB
     ownership_voucher: int = MIB
+    cms_certificates: int = cms.DEFAULT_MAX_CERTIFICATES
+    cms_crls: int = cms.DEFAULT_MAX_CRLS
+    path_validations: int = 4
+    redirect_servers: int = DEFAULT_MAX_REDIRECT_SERVERS
+
+    @property
+    def bag(self) -> cms.BagLimits:
+        return cms.BagLimits(certificates=self.cms_certificates, crls=self.cms_crls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +128,17 @@ class DeviceIdentity:
 
 @dataclass(frozen=True, slots=True)
 class TrustPolicy:
-    manufacturer_trust_anchors: tuple[x509.Certificate, ...]
+    """What signed data is judged by.
+
+    ``voucher_signer`` holds the only anchors a voucher signer may validate to (the
+    manufacturer's voucher CA, never the CA of the IDevIDs) and its optional constraints.
+    """
+
+    voucher_signer: VoucherSignerPolicy
     clock: Clock
     accepted_assertions: frozenset[Assertion] = DEFAULT_ASSERTIONS
     limits: Limits = field(default_factory=Limits)
+    require_nonce_voucher: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +185,25 @@ def _fail(step: Step, message: str) -> TrustError:
     return TrustError(step.value, message)
 
 
+class _PathBudget:
+    """Counts the path validations spent on one artifact (D28)."""
+
+    def __init__(self, limit: int, step: Step, what: str) -> None:
+        self.limit = limit
+        self.used = 0
+        self.step = step
+        self.what = what
+
+    def spend(self) -> None:
+        if self.used >= self.limit:
+            raise _fail(
+                self.step,
+                f"the {self.what} needs more than {self.limit} certificate path validations "
+                "(limits.path-validations); an honest artifact needs one",
+            )
+        self.used += 1
+
+
 def verify_bootstrapping_data(
     artifacts: Artifacts,
     device: DeviceIdentity,
@@ -163,14 +213,48 @@ def verify_bootstrapping_data(
     nonce: bytes | None = None,
     decryptor: cms.Decryptor | None = None,
 ) -> VerifiedData:
-    """Run the pipeline described in the module docstring."""
+    """Run the pipeline described in the module docstring.
+
+    Raises only DataError subclasses: anything else raised inside (a library failing on
+    hostile input) becomes a VerificationFailure naming the step that was running.
+    """
+    current: list[Step | None] = [None]
+    try:
+        return _pipeline(
+            artifacts,
+            device,
+            policy,
+            source=source,
+            nonce=nonce,
+            decryptor=decryptor,
+            current=current,
+        )
+    except SZTPError:
+        raise
+    except Exception as exc:  # D28: never an untyped error from hostile data
+        step = current[0]
+        raise VerificationFailure(step.value if step else None, exc) from exc
+
+
+def _pipeline(
+    artifacts: Artifacts,
+    device: DeviceIdentity,
+    policy: TrustPolicy,
+    *,
+    source: SourceKind,
+    nonce: bytes | None,
+    decryptor: cms.Decryptor | None,
+    current: list[Step | None],
+) -> VerifiedData:
     limits = policy.limits
+    current[0] = Step.DECODE
     with _step(Step.DECODE):
         conveyed = cms.unwrap(
             artifacts.conveyed_information,
             "conveyed-information",
             max_size=limits.conveyed_information,
             decryptor=decryptor,
+            bag=limits.bag,
         )
     has_oc = artifacts.owner_certificate is not None
     has_ov = artifacts.ownership_voucher is not None
@@ -188,7 +272,7 @@ def verify_bootstrapping_data(
                 f"conveyed information has content type {oids.name_of(content_type)}; "
                 "expected id-data, id-ct-sztpConveyedInfoJSON or id-ct-sztpConveyedInfoXML",
             )
-        info = _parse_conveyed(conveyed.content, content_type)
+        info = _parse_conveyed(conveyed.content, content_type, limits)
         with _step(Step.SOURCE):
             check_delivery(source, _kind_of(info), signed=False)
         return VerifiedData(info, False, conveyed.encrypted, content_type)
@@ -210,20 +294,26 @@ def verify_bootstrapping_data(
             " expected id-data, id-ct-sztpConveyedInfoJSON or id-ct-sztpConveyedInfoXML",
         )
 
-    # 1. voucher signature
+    # 1. voucher signature, then the signer policy
+    current[0] = Step.VOUCHER_SIGNATURE
     voucher_content, voucher_signer = _verify_voucher_signature(
         artifacts.ownership_voucher, policy, decryptor
     )
+    current[0] = Step.VOUCHER_CONTENT
     with _step(Step.VOUCHER_CONTENT):
         voucher = parse_voucher(voucher_content)
     # 2..6 voucher checks
+    current[0] = Step.VOUCHER_VALIDITY
     _check_voucher(voucher, device, policy, nonce)
     # 7. owner certificate to the pinned-domain-cert
+    current[0] = Step.OWNER_CERTIFICATE
     owner_sd = _decode_owner_certificate(artifacts.owner_certificate, limits, decryptor)
     owner_cert = _owner_leaf(owner_sd)
     with _step(Step.VOUCHER_CONTENT):
         pinned = armor.load_der_certificate(voucher.pinned_domain_cert, "pinned-domain-cert")
+    budget = _PathBudget(limits.path_validations, Step.OWNER_CERTIFICATE, "owner certificate")
     try:
+        budget.spend()
         path = validate_path(owner_cert, owner_sd.certificates, [pinned], policy.clock)
     except PathError as exc:
         raise _fail(
@@ -232,16 +322,21 @@ def verify_bootstrapping_data(
             f"pinned-domain-cert {_name(pinned)}: {exc.reason}",
         ) from exc
     # 8. revocation, only when the voucher asks for it
+    current[0] = Step.REVOCATION
     if voucher.domain_cert_revocation_checks:
         try:
             check_revocation(path.certificates, owner_sd.crls, policy.clock)
         except RevocationError as exc:
             raise _fail(Step.REVOCATION, str(exc)) from exc
     # 9. owner certificate key usage
+    current[0] = Step.OWNER_KEY_USAGE
     _check_owner_key_usage(owner_cert)
     # 10. conveyed information signed by that owner certificate
+    current[0] = Step.CONVEYED_INFORMATION_SIGNATURE
     content = _verify_conveyed_signature(signed_ci, owner_cert)
-    info = _parse_conveyed(content, signed_ci.econtent_type)
+    current[0] = Step.CONVEYED_INFORMATION
+    info = _parse_conveyed(content, signed_ci.econtent_type, limits)
+    current[0] = Step.SOURCE
     with _step(Step.SOURCE):
         check_delivery(source, _kind_of(info), signed=True)
     return VerifiedData(
@@ -262,18 +357,19 @@ def _kind_of(info: ConveyedInformation) -> InformationKind:
     return InformationKind.REDIRECT
 
 
-def _parse_conveyed(content: bytes, content_type: str) -> ConveyedInformation:
+def _parse_conveyed(content: bytes, content_type: str, limits: Limits) -> ConveyedInformation:
     encoding: dict[str, str] = {
         oids.ID_CT_SZTP_CONVEYED_INFO_JSON: "json",
         oids.ID_CT_SZTP_CONVEYED_INFO_XML: "xml",
     }
+    bound = limits.redirect_servers
     with _step(Step.CONVEYED_INFORMATION):
         chosen = encoding.get(content_type)
         if chosen == "json":
-            return parse_conveyed_information(content, "json")
+            return parse_conveyed_information(content, "json", max_redirect_servers=bound)
         if chosen == "xml":
-            return parse_conveyed_information(content, "xml")
-        return parse_conveyed_information(content, None)
+            return parse_conveyed_information(content, "xml", max_redirect_servers=bound)
+        return parse_conveyed_information(content, None, max_redirect_servers=bound)
 
 
 def _verify_voucher_signature(
@@ -286,6 +382,7 @@ def _verify_voucher_signature(
             "ownership-voucher",
             max_size=policy.limits.ownership_voucher,
             decryptor=decryptor,
+            bag=policy.limits.bag,
         )
     if not isinstance(unwrapped, cms.Signed):
         raise _fail(step, "the ownership voucher is not a CMS SignedData")
@@ -301,32 +398,52 @@ def _verify_voucher_signature(
     if len(sd.signers) != 1:
         raise _fail(step, f"the voucher has {len(sd.signers)} signers; exactly one is expected")
     signer = sd.signers[0]
-    candidates = [
-        c for c in (*sd.certificates, *policy.manufacturer_trust_anchors) if signer.identifies(c)
-    ]
+    anchors = policy.voucher_signer.trust_anchors
+    # D28: each distinct certificate once, and the signature tried with its key first; only a
+    # certificate that holds the signing key has its path validated.
+    unique: dict[bytes, x509.Certificate] = {}
+    for cert in (*sd.certificates, *anchors):
+        if signer.identifies(cert):
+            unique.setdefault(cert.public_bytes(serialization.Encoding.DER), cert)
+    candidates = list(unique.values())
     if not candidates:
         raise _fail(
             step,
             f"the voucher signer ({signer.describe()}) is neither in the voucher CMS nor a "
-            "manufacturer trust anchor",
+            "voucher-signer trust anchor",
         )
-    errors: list[str] = []
+    holders: list[tuple[x509.Certificate, bytes]] = []
+    signature_errors: list[CMSError] = []
     for cert in candidates:
-        try:
-            validate_path(cert, sd.certificates, policy.manufacturer_trust_anchors, policy.clock)
-        except PathError as exc:
-            errors.append(exc.reason)
-            continue
-        _require_digital_signature(cert, step, "voucher signer")
         try:
             content = cms.verify_signature(sd, signer, cert, "ownership voucher")
         except CMSError as exc:
-            raise _fail(step, exc.message) from exc
+            signature_errors.append(exc)
+            continue
+        holders.append((cert, content))
+    if not holders:
+        raise _fail(step, signature_errors[0].message) from signature_errors[0]
+    budget = _PathBudget(policy.limits.path_validations, step, "ownership voucher")
+    path_errors: list[str] = []
+    for cert, content in holders:
+        budget.spend()
+        try:
+            validate_path(cert, sd.certificates, anchors, policy.clock)
+        except PathError as exc:
+            if exc.exhausted:
+                raise _fail(step, f"the voucher signer's path: {exc.reason}") from exc
+            path_errors.append(exc.reason)
+            continue
+        _require_digital_signature(cert, step, "voucher signer")
+        try:
+            check_signer(cert, policy.voucher_signer)
+        except SignerPolicyError as exc:
+            raise _fail(Step.VOUCHER_SIGNER_POLICY, exc.reason) from exc
         return content, cert
     raise _fail(
         step,
-        f"the voucher signer {_name(candidates[0])} does not validate to a manufacturer trust "
-        f"anchor: {errors[0]}",
+        f"the voucher signer {_name(holders[0][0])} does not validate to a voucher-signer "
+        f"trust anchor: {path_errors[0]}",
     )
 
 
@@ -374,6 +491,13 @@ def _check_voucher(
                 "the voucher's idevid-issuer does not match the authority key identifier of "
                 "the device's IDevID: the voucher is for a device of another issuer",
             )
+    if voucher.nonce is None and policy.require_nonce_voucher:
+        raise _fail(
+            Step.VOUCHER_NONCE,
+            "the voucher carries no nonce, and this device accepts only nonce vouchers "
+            "(trust.require-nonce-voucher): a voucher without a nonce could be replayed, for "
+            "example after the device is resold",
+        )
     if voucher.nonce is not None:
         if nonce is None:
             raise _fail(
@@ -395,7 +519,11 @@ def _decode_owner_certificate(
     step = Step.OWNER_CERTIFICATE
     with _step(step):
         unwrapped = cms.unwrap(
-            data, "owner-certificate", max_size=limits.owner_certificate, decryptor=decryptor
+            data,
+            "owner-certificate",
+            max_size=limits.owner_certificate,
+            decryptor=decryptor,
+            bag=limits.bag,
         )
     if not isinstance(unwrapped, cms.Signed):
         raise _fail(step, "the owner-certificate artifact is not a CMS SignedData")

@@ -54,9 +54,11 @@ def files(tmp_path_factory: pytest.TempPathFactory, pki: LabPKI) -> Path:
         write(f"{prefix}-oc.cms", signed.owner_certificate or b"")
         write(f"{prefix}-ov.cms", signed.ownership_voucher or b"")
 
-    write("anchors.pem", pki.manufacturer_root.cert_pem())
+    write("anchors.pem", pki.voucher_root.cert_pem())
+    write("idevid-anchors.pem", pki.manufacturer_root.cert_pem())
     idevid = pki.idevid(SERIAL)
     write("idevid.pem", idevid.cert_pem())
+    write("idevid-chain.pem", idevid.pem_chain())
     write("idevid-other.pem", pki.idevid("SN-OTHER").cert_pem())
     no_serial = make_end_entity(pki.idevid_ca, "No Serial Device")
     write("idevid-noserial.pem", no_serial.cert_pem())
@@ -106,7 +108,7 @@ def signed_args(prefix: str = "good") -> list[str]:
         f"{prefix}-oc.cms",
         "--ownership-voucher",
         f"{prefix}-ov.cms",
-        "--manufacturer-trust-anchors",
+        "--voucher-signer-trust-anchors",
         "anchors.pem",
     ]
 
@@ -171,7 +173,7 @@ def test_unsigned_redirect_accepted(capsys: pytest.CaptureFixture[str], files: P
         "redirect.cms",
         "--serial-number",
         SERIAL,
-        "--manufacturer-trust-anchors",
+        "--voucher-signer-trust-anchors",
         "anchors.pem",
         "--json",
     )
@@ -189,7 +191,7 @@ def test_unsigned_onboarding_refused(capsys: pytest.CaptureFixture[str], files: 
         "onboarding.cms",
         "--serial-number",
         SERIAL,
-        "--manufacturer-trust-anchors",
+        "--voucher-signer-trust-anchors",
         "anchors.pem",
         "--json",
     )
@@ -295,8 +297,8 @@ def test_accept_assertion(capsys: pytest.CaptureFixture[str], files: Path) -> No
 @pytest.mark.parametrize(
     "extra",
     [
-        ["--serial-number", SERIAL, "--manufacturer-trust-anchors", "empty.pem"],
-        ["--serial-number", SERIAL, "--manufacturer-trust-anchors", "key-only.pem"],
+        ["--serial-number", SERIAL, "--voucher-signer-trust-anchors", "empty.pem"],
+        ["--serial-number", SERIAL, "--voucher-signer-trust-anchors", "key-only.pem"],
         ["--serial-number", SERIAL, "--nonce", "not*base64"],
         ["--serial-number", SERIAL, "--nonce", base64.b64encode(b"short").decode()],
         ["--serial-number", SERIAL, "--nonce", base64.b64encode(bytes(33)).decode()],
@@ -327,7 +329,7 @@ def test_accept_assertion(capsys: pytest.CaptureFixture[str], files: Path) -> No
 )
 def test_usage_errors(capsys: pytest.CaptureFixture[str], files: Path, extra: list[str]) -> None:
     args = signed_args()
-    if "--manufacturer-trust-anchors" in extra:
+    if "--voucher-signer-trust-anchors" in extra:
         args = args[:-2]
     code, out, err = verify(capsys, files, *args, *extra, "--json")
     assert code == 64, err
@@ -349,7 +351,7 @@ def test_pem_anchor_file_with_several_certificates(
     """A trust-anchor file may hold several certificates."""
     bundle = tmp_path / "bundle.pem"
     bundle.write_bytes(
-        make_lab_pki("ec-p256").manufacturer_root.cert_pem() + pki.manufacturer_root.cert_pem()
+        make_lab_pki("ec-p256").voucher_root.cert_pem() + pki.voucher_root.cert_pem()
     )
     args = [*signed_args()[:-1], str(bundle)]
     code, _, err = verify(capsys, files, *args, "--serial-number", SERIAL)
@@ -360,7 +362,7 @@ def test_der_anchor_file(
     capsys: pytest.CaptureFixture[str], files: Path, pki: LabPKI, tmp_path: Path
 ) -> None:
     der = tmp_path / "anchor.der"
-    der.write_bytes(pki.manufacturer_root.cert.public_bytes(serialization.Encoding.DER))
+    der.write_bytes(pki.voucher_root.cert.public_bytes(serialization.Encoding.DER))
     args = [*signed_args()[:-1], str(der)]
     code, _, err = verify(capsys, files, *args, "--serial-number", SERIAL)
     assert code == 0, err
@@ -411,3 +413,116 @@ class TestAsProcess:
         result = self.run(files, "verify", "--bogus")
         assert result.returncode == 64
         assert "Traceback" not in result.stderr
+
+
+# --- who may sign a voucher (D27) ---------------------------------------------------------
+
+
+def test_old_manufacturer_anchor_option_alone_is_explained(
+    capsys: pytest.CaptureFixture[str], files: Path
+) -> None:
+    """D27: --manufacturer-trust-anchors no longer verifies vouchers; given alone, the usage
+    error names the option that does."""
+    args = [*signed_args()[:-2], "--manufacturer-trust-anchors", "anchors.pem"]
+    code, _, err = verify(capsys, files, *args, "--serial-number", SERIAL)
+    assert code == 64
+    one_error_line(err, "usage")
+    assert "--voucher-signer-trust-anchors" in err and "IDevIDs" in err
+
+
+def test_idevid_anchor_as_voucher_anchor_refused(
+    capsys: pytest.CaptureFixture[str], files: Path
+) -> None:
+    """D27: with the IDevID given, a voucher-signer anchor that issues it is refused (78)."""
+    args = [*signed_args()[:-1], "idevid-anchors.pem", "--idevid-certificate", "idevid-chain.pem"]
+    code, out, err = verify(capsys, files, *args, "--json")
+    assert code == 78
+    one_error_line(err, "configuration")
+    assert "--voucher-signer-trust-anchors" in err
+    assert json.loads(out)["error"]["step"] == "configuration"
+
+
+def test_idevid_validates_to_manufacturer_anchors(
+    capsys: pytest.CaptureFixture[str], files: Path
+) -> None:
+    """D27: --manufacturer-trust-anchors names the IDevID CAs; the IDevID must validate."""
+    base = [*signed_args(), "--idevid-certificate", "idevid-chain.pem"]
+    code, _, err = verify(
+        capsys, files, *base, "--manufacturer-trust-anchors", "idevid-anchors.pem"
+    )
+    assert code == 0, err
+    code, _, err = verify(capsys, files, *base, "--manufacturer-trust-anchors", "anchors.pem")
+    assert code == 78
+    one_error_line(err, "configuration")
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["--voucher-signer-extended-key-usage", "--voucher-signer-certificate-policy"],
+)
+def test_signer_constraint_options(
+    capsys: pytest.CaptureFixture[str], files: Path, option: str
+) -> None:
+    """D27: the lab signer has no such EKU or policy: refused at voucher-signer-policy; an OID
+    that is not dotted is a usage error."""
+    base = [*signed_args(), "--serial-number", SERIAL]
+    code, _, err = verify(capsys, files, *base, option, "1.3.6.1.4.1.99999.7.1")
+    assert code == 65
+    one_error_line(err, "voucher-signer-policy")
+    code, _, err = verify(capsys, files, *base, option, "not-an-oid")
+    assert code == 64
+    one_error_line(err, "usage")
+
+
+def test_pinned_signer_option(
+    capsys: pytest.CaptureFixture[str], files: Path, pki: LabPKI, tmp_path: Path
+) -> None:
+    base = [*signed_args(), "--serial-number", SERIAL, "--voucher-signer-pinned-certificates"]
+    pinned = tmp_path / "pinned.pem"
+    pinned.write_bytes(pki.voucher_signer.cert_pem())
+    code, _, err = verify(capsys, files, *base, str(pinned))
+    assert code == 0, err
+    other = tmp_path / "other.pem"
+    other.write_bytes(pki.owner_certificate.cert_pem())
+    code, _, err = verify(capsys, files, *base, str(other))
+    assert code == 65
+    one_error_line(err, "voucher-signer-policy")
+
+
+def test_require_nonce_voucher_option(capsys: pytest.CaptureFixture[str], files: Path) -> None:
+    """D27: --require-nonce-voucher refuses a voucher without a nonce; it needs --nonce."""
+    nonce = base64.b64encode(NONCE).decode()
+    base = [*signed_args(), "--serial-number", SERIAL, "--require-nonce-voucher"]
+    code, _, err = verify(capsys, files, *base)
+    assert code == 64
+    one_error_line(err, "usage")
+    code, _, err = verify(capsys, files, *base, "--nonce", nonce)
+    assert code == 65
+    one_error_line(err, "voucher-nonce")
+    nonce_args = [*signed_args("nonce"), "--serial-number", SERIAL, "--require-nonce-voucher"]
+    code, _, err = verify(capsys, files, *nonce_args, "--nonce", nonce)
+    assert code == 0, err
+
+
+def test_every_option_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    out = capsys.readouterr().out
+    for option in (
+        "--voucher-signer-trust-anchors",
+        "--manufacturer-trust-anchors",
+        "--voucher-signer-extended-key-usage",
+        "--voucher-signer-certificate-policy",
+        "--voucher-signer-pinned-certificates",
+        "--require-nonce-voucher",
+    ):
+        assert option in out
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    from sztp_client.cli import verify as verify_cli
+
+    verify_cli.register(parser.add_subparsers())
+    sub = parser._subparsers._group_actions[0].choices["verify"]  # type: ignore[union-attr]
+    missing = [a.dest for a in sub._actions if not a.help]
+    assert missing == [], missing

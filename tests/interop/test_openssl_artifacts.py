@@ -235,7 +235,7 @@ def test_cli_on_openssl_artifacts(
     (tmp_path / "oc.der").write_bytes(signed.owner_certificate)
     (tmp_path / "ov.b64").write_bytes(base64.b64encode(signed.ownership_voucher))
     (tmp_path / "anchors.pem").write_bytes(
-        pki.manufacturer_root.cert.public_bytes(serialization.Encoding.PEM)
+        pki.voucher_root.cert.public_bytes(serialization.Encoding.PEM)
     )
     (tmp_path / "idevid.pem").write_bytes(pki.idevid(SERIAL).cert_pem())
     code = main(
@@ -248,7 +248,7 @@ def test_cli_on_openssl_artifacts(
             str(tmp_path / "ov.b64"),
             "--idevid-certificate",
             str(tmp_path / "idevid.pem"),
-            "--manufacturer-trust-anchors",
+            "--voucher-signer-trust-anchors",
             str(tmp_path / "anchors.pem"),
             "--json",
         ]

@@ -108,7 +108,7 @@ def test_make_key_gives_the_requested_kind(key_type: KeyType) -> None:
 
 def test_lab_pki_chains_verify(pki: LabPKI) -> None:
     pairs: list[tuple[Issued, Issued]] = [
-        (pki.manufacturer_intermediate, pki.manufacturer_root),
+        (pki.manufacturer_intermediate, pki.voucher_root),
         (pki.voucher_signer, pki.manufacturer_intermediate),
         (pki.idevid_ca, pki.manufacturer_root),
         (pki.owner_intermediate, pki.owner_root),
@@ -120,7 +120,7 @@ def test_lab_pki_chains_verify(pki: LabPKI) -> None:
         aki = _ext(child.cert, x509.AuthorityKeyIdentifier).value
         ski = _ext(parent.cert, x509.SubjectKeyIdentifier).value
         assert aki.key_identifier == ski.digest
-    for root in (pki.manufacturer_root, pki.owner_root):
+    for root in (pki.manufacturer_root, pki.voucher_root, pki.owner_root):
         root.cert.verify_directly_issued_by(root.cert)
         assert root.chain == ()
         assert root.trust_anchor is root.cert
@@ -129,11 +129,17 @@ def test_lab_pki_chains_verify(pki: LabPKI) -> None:
     assert pki.owner_certificate.chain == (pki.owner_intermediate.cert,)
     assert pki.owner_certificate.trust_anchor == pki.owner_root.cert
     assert pki.idevid("SN-CHAIN").chain == (pki.idevid_ca.cert,)
+    # D27: vouchers and IDevIDs come from separate roots, so no IDevID validates to the
+    # voucher anchor
+    assert pki.voucher_signer.trust_anchor == pki.voucher_root.cert
+    assert pki.idevid("SN-CHAIN").trust_anchor == pki.manufacturer_root.cert
+    assert pki.voucher_root.cert.subject != pki.manufacturer_root.cert.subject
 
 
 def test_ca_and_end_entity_profiles(pki: LabPKI) -> None:
     for ca in (
         pki.manufacturer_root,
+        pki.voucher_root,
         pki.manufacturer_intermediate,
         pki.idevid_ca,
         pki.owner_root,
@@ -778,7 +784,7 @@ def test_openssl_verifies_a_signed_set(pki: LabPKI, openssl: None) -> None:
     result = artifacts.make_signed_set(pki, "SN-OSSL", conveyed)
     assert result.ownership_voucher is not None and result.owner_certificate is not None
     assert openssl_verify(result.conveyed_information, [pki.owner_root.cert]) == conveyed
-    voucher = openssl_verify(result.ownership_voucher, [pki.manufacturer_root.cert])
+    voucher = openssl_verify(result.ownership_voucher, [pki.voucher_root.cert])
     assert json.loads(voucher)["ietf-voucher:voucher"]["serial-number"] == "SN-OSSL"
     # openssl reads the owner-certificate artifact as a certificate bag
     listed = openssl_pkcs7_certs(result.owner_certificate)

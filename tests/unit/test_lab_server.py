@@ -1319,6 +1319,7 @@ def test_create_and_load_lab(tmp_path: Path) -> None:
     serial = idevid_chain[0].subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value
     assert serial == "SN-DISK-1"
     assert _certs(layout.manufacturer_trust_anchors) == [layout.pki.manufacturer_root.cert]
+    assert _certs(layout.voucher_signer_trust_anchors) == [layout.pki.voucher_root.cert]
     assert _certs(layout.bootstrap_server_trust_anchors) == [layout.server_root.cert]
     san = layout.server_identity.cert.extensions.get_extension_for_class(
         x509.SubjectAlternativeName
@@ -1333,7 +1334,7 @@ def test_create_and_load_lab(tmp_path: Path) -> None:
     assert loaded.serial_number == "SN-DISK-1"
     assert loaded.pki.owner_certificate.cert == layout.pki.owner_certificate.cert
     assert loaded.pki.owner_certificate.chain == layout.pki.owner_certificate.chain
-    assert loaded.pki.voucher_signer.trust_anchor == layout.pki.manufacturer_root.cert
+    assert loaded.pki.voucher_signer.trust_anchor == layout.pki.voucher_root.cert
     assert loaded.server_identity.chain == (layout.server_ca.cert,)
     assert loaded.pki.idevid("SN-DISK-1").cert == layout.idevid.cert
     assert loaded.pki.now == layout.pki.now

@@ -9,6 +9,7 @@ import pytest
 from sztp_client.config import parse_config
 from sztp_client.runner import Outcome, Runner
 from sztp_client.state.status import StatusRecorder
+from sztp_lab.pki import make_lab_pki
 
 #: a device that can install and apply (the start-up checks refuse one that cannot)
 ACTIONS = (
@@ -21,9 +22,15 @@ class _Stop(Exception):
     pass
 
 
+def _voucher_anchor(tmp_path: Path) -> str:
+    """D27: `run` needs a voucher-signer anchor; a lab voucher root serves."""
+    (tmp_path / "voucher-ca.pem").write_bytes(make_lab_pki().voucher_root.cert_pem())
+    return '[trust]\nvoucher-signer-trust-anchors = ["voucher-ca.pem"]\n'
+
+
 def test_backoff_doubles_to_the_cap_with_jitter(tmp_path: Path) -> None:
     config = parse_config(
-        '[device]\nserial-number = "SN-1"\n'
+        _voucher_anchor(tmp_path) + '[device]\nserial-number = "SN-1"\n'
         '[paths]\nstate-dir = "state"\nrun-dir = "run"\ncache-dir = "cache"\n'
         "[retry]\ninitial = 5\nmaximum = 30\n" + ACTIONS,
         tmp_path,
@@ -48,7 +55,10 @@ def test_backoff_doubles_to_the_cap_with_jitter(tmp_path: Path) -> None:
 def test_disabled_device_does_nothing(tmp_path: Path) -> None:
     """R-001, R-011: with the flag off a pass ends at once."""
     config = parse_config(
-        'enabled = false\n[device]\nserial-number = "SN-1"\n[paths]\nrun-dir = "run"\n' + ACTIONS,
+        "enabled = false\n"
+        + _voucher_anchor(tmp_path)
+        + '[device]\nserial-number = "SN-1"\n[paths]\nrun-dir = "run"\n'
+        + ACTIONS,
         tmp_path,
     )
     runner = Runner(config, StatusRecorder(None))
