@@ -21,7 +21,7 @@ from typing import Any
 
 from sztp_client.errors import ConfigurationError
 from sztp_client.model.voucher import Assertion
-from sztp_client.trust.signer_policy import is_dotted_oid
+from sztp_client.trust.oids import is_dotted_oid
 
 DEFAULT_CONFIG = Path("/etc/sztp/client.toml")
 MAX_CONFIG_FILE = 1024 * 1024

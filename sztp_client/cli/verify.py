@@ -35,7 +35,8 @@ from sztp_client.model.conveyed import conveyed_information_to_json
 from sztp_client.model.voucher import Assertion, voucher_to_json
 from sztp_client.trust import armor, cms
 from sztp_client.trust.clock import Clock
-from sztp_client.trust.signer_policy import VoucherSignerPolicy, check_configuration, is_dotted_oid
+from sztp_client.trust.oids import is_dotted_oid
+from sztp_client.trust.signer_policy import VoucherSignerPolicy, check_configuration
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     DEFAULT_ASSERTIONS,

@@ -1,4 +1,5 @@
-"""Object identifiers of the CMS content types that SZTP artifacts use (RFC 8572 §3, §10.3).
+"""Object identifiers: the CMS content types SZTP artifacts use (RFC 8572 §3, §10.3), and the
+dotted-form syntax check for OIDs given in the configuration or on the command line.
 
 RFC 8572 §3.3 prints id-ct-animaJSONVoucher cut short; the registered value is ``...16.1.40``
 (RFC 8366 §8.4).
@@ -38,3 +39,15 @@ def name_of(oid: str) -> str:
     """A readable name for a content-type OID, for messages."""
     known = NAMES.get(oid)
     return f"{known} ({oid})" if known else oid
+
+
+def is_dotted_oid(text: str) -> bool:
+    """Whether ``text`` is an object identifier in dotted form (e.g. "1.3.6.1.5.5.7.3.3")."""
+    arcs = text.split(".")
+    if len(arcs) < 2 or len(text) > 200:
+        return False
+    if any(
+        not arc.isascii() or not arc.isdigit() or (len(arc) > 1 and arc[0] == "0") for arc in arcs
+    ):
+        return False
+    return int(arcs[0]) <= 2

@@ -59,18 +59,6 @@ class VoucherSignerPolicy:
         return bool(self.extended_key_usage or self.certificate_policy or self.pinned)
 
 
-def is_dotted_oid(text: str) -> bool:
-    """Whether ``text`` is an object identifier in dotted form (e.g. "1.3.6.1.5.5.7.3.3")."""
-    arcs = text.split(".")
-    if len(arcs) < 2 or len(text) > 200:
-        return False
-    if any(
-        not arc.isascii() or not arc.isdigit() or (len(arc) > 1 and arc[0] == "0") for arc in arcs
-    ):
-        return False
-    return int(arcs[0]) <= 2
-
-
 def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
