@@ -55,7 +55,7 @@ from sztp_client.model.rpc import (
     GetBootstrappingDataOutput,
     ReportProgressInput,
 )
-from sztp_client.protocol import machine as m
+from sztp_client.protocol import onboarding as m
 from sztp_client.state.device import DeviceState, InstalledImage, StateStore, now_text
 from sztp_client.state.lock import RunLock
 from sztp_client.state.status import StatusRecorder
@@ -531,7 +531,7 @@ class Runner:
     # -- the machine --------------------------------------------------------------------------
 
     def _process(self, output: GetBootstrappingDataOutput, ctx: _Context) -> Outcome:
-        machine = m.Machine(reports=ctx.trusted, reporting_level=output.reporting_level)
+        machine = m.OnboardingMachine(reports=ctx.trusted, reporting_level=output.reporting_level)
         queue: list[m.Action] = machine.handle(m.Start())
         outcome = Outcome.FAILED
         while queue:
@@ -540,9 +540,9 @@ class Runner:
                 if action.error is not None:
                     self.last_error = action.error
                 outcome = {
-                    m.State.COMPLETE: Outcome.COMPLETE,
-                    m.State.REBOOTING: Outcome.REBOOTING,
-                    m.State.FAILED: Outcome.FAILED,
+                    m.OnboardingState.COMPLETE: Outcome.COMPLETE,
+                    m.OnboardingState.REBOOTING: Outcome.REBOOTING,
+                    m.OnboardingState.FAILED: Outcome.FAILED,
                 }.get(action.outcome, outcome)
                 continue
             if isinstance(action, m.FollowRedirect):
@@ -672,7 +672,7 @@ class Runner:
         except SZTPError as exc:
             if not isinstance(exc, BootImageError):
                 exc = BootImageError(exc.message)
-            return m.StepFailed(m.Step.BOOT_IMAGE, exc)
+            return m.StepFailed(m.OnboardingStep.BOOT_IMAGE, exc)
         self.state.images.append(
             InstalledImage(
                 sha256=digest.hex(),
@@ -705,7 +705,7 @@ class Runner:
         return result.sha256
 
     def _script(self, action: m.RunScript, ctx: _Context) -> m.Event:
-        stage: scripts.ScriptStage = "pre" if action.step is m.Step.PRE_SCRIPT else "post"
+        stage: scripts.ScriptStage = "pre" if action.step is m.OnboardingStep.PRE_SCRIPT else "post"
         policy = scripts.ScriptPolicy(
             timeout=self.config.scripts.timeout,
             warning_codes=self.config.scripts.warning_codes,
@@ -734,8 +734,8 @@ class Runner:
             self.applier.commit(info.configuration, handling)
         except (ConfigApplyError, ConfigurationError) as exc:
             error = exc if isinstance(exc, ConfigApplyError) else ConfigApplyError(exc.message)
-            return m.StepFailed(m.Step.CONFIG, error)
-        return m.StepSucceeded(m.Step.CONFIG)
+            return m.StepFailed(m.OnboardingStep.CONFIG, error)
+        return m.StepSucceeded(m.OnboardingStep.CONFIG)
 
     def _rollback(self) -> None:
         try:

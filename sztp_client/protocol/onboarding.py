@@ -1,7 +1,8 @@
 """The RFC 8572 §5.3-§5.6 processing of one piece of bootstrapping data, as a state table.
 
-One :class:`Machine` handles the data obtained from one source or bootstrap server: it is fed
-events (what the runner observed) and answers with actions (what the runner must do next).
+One :class:`OnboardingMachine` handles the data obtained from one source or bootstrap server:
+it is fed events (what the runner observed) and answers with actions (what the runner must do
+next).
 It does no I/O.  The whole behaviour is the table ``_TABLE``: (state, event type) → handler; an
 event that has no row raises :class:`ProtocolError` and leaves the state unchanged.
 
@@ -43,7 +44,7 @@ class ProtocolError(InternalError):
     """An event arrived that the current state has no transition for (a bug in the runner)."""
 
 
-class State(enum.StrEnum):
+class OnboardingState(enum.StrEnum):
     RECEIVED = "received"
     VERIFYING = "verifying"
     INITIATING = "initiating"
@@ -59,10 +60,17 @@ class State(enum.StrEnum):
     FAILED = "failed"
 
 
-TERMINAL = frozenset({State.REDIRECTED, State.REBOOTING, State.COMPLETE, State.FAILED})
+TERMINAL = frozenset(
+    {
+        OnboardingState.REDIRECTED,
+        OnboardingState.REBOOTING,
+        OnboardingState.COMPLETE,
+        OnboardingState.FAILED,
+    }
+)
 
 
-class Step(enum.StrEnum):
+class OnboardingStep(enum.StrEnum):
     """The onboarding steps, in RFC order (R-063)."""
 
     BOOT_IMAGE = "boot-image"
@@ -114,14 +122,14 @@ class ImageInstalled:
 class StepSucceeded:
     """A script ran (``warning`` when it asked for one) or the configuration was committed."""
 
-    step: Step
+    step: OnboardingStep
     warning: bool = False
     output: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class StepFailed:
-    step: Step
+    step: OnboardingStep
     error: SZTPError
 
 
@@ -165,7 +173,7 @@ class ProcessImage:
 
 @dataclass(frozen=True, slots=True)
 class RunScript:
-    step: Step
+    step: OnboardingStep
     script: bytes
 
 
@@ -197,7 +205,7 @@ class FollowRedirect:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    outcome: State
+    outcome: OnboardingState
     error: SZTPError | None = None
 
 
@@ -205,12 +213,12 @@ class Finish:
 class StepStarted:
     """For the timeline and status: a step begins (no I/O needed)."""
 
-    step: Step
+    step: OnboardingStep
 
 
 @dataclass(frozen=True, slots=True)
 class StepEnded:
-    step: Step
+    step: OnboardingStep
     outcome: str
     message: str = ""
 
@@ -232,48 +240,48 @@ Action = (
 
 
 _INITIATED = {
-    Step.BOOT_IMAGE: P.BOOT_IMAGE_INITIATED,
-    Step.PRE_SCRIPT: P.PRE_SCRIPT_INITIATED,
-    Step.CONFIG: P.CONFIG_INITIATED,
-    Step.POST_SCRIPT: P.POST_SCRIPT_INITIATED,
+    OnboardingStep.BOOT_IMAGE: P.BOOT_IMAGE_INITIATED,
+    OnboardingStep.PRE_SCRIPT: P.PRE_SCRIPT_INITIATED,
+    OnboardingStep.CONFIG: P.CONFIG_INITIATED,
+    OnboardingStep.POST_SCRIPT: P.POST_SCRIPT_INITIATED,
 }
 _WARNING = {
-    Step.BOOT_IMAGE: P.BOOT_IMAGE_WARNING,
-    Step.PRE_SCRIPT: P.PRE_SCRIPT_WARNING,
-    Step.CONFIG: P.CONFIG_WARNING,
-    Step.POST_SCRIPT: P.POST_SCRIPT_WARNING,
+    OnboardingStep.BOOT_IMAGE: P.BOOT_IMAGE_WARNING,
+    OnboardingStep.PRE_SCRIPT: P.PRE_SCRIPT_WARNING,
+    OnboardingStep.CONFIG: P.CONFIG_WARNING,
+    OnboardingStep.POST_SCRIPT: P.POST_SCRIPT_WARNING,
 }
 _COMPLETE = {
-    Step.BOOT_IMAGE: P.BOOT_IMAGE_COMPLETE,
-    Step.PRE_SCRIPT: P.PRE_SCRIPT_COMPLETE,
-    Step.CONFIG: P.CONFIG_COMPLETE,
-    Step.POST_SCRIPT: P.POST_SCRIPT_COMPLETE,
+    OnboardingStep.BOOT_IMAGE: P.BOOT_IMAGE_COMPLETE,
+    OnboardingStep.PRE_SCRIPT: P.PRE_SCRIPT_COMPLETE,
+    OnboardingStep.CONFIG: P.CONFIG_COMPLETE,
+    OnboardingStep.POST_SCRIPT: P.POST_SCRIPT_COMPLETE,
 }
 _ERROR = {
-    Step.BOOT_IMAGE: P.BOOT_IMAGE_ERROR,
-    Step.PRE_SCRIPT: P.PRE_SCRIPT_ERROR,
-    Step.CONFIG: P.CONFIG_ERROR,
-    Step.POST_SCRIPT: P.POST_SCRIPT_ERROR,
+    OnboardingStep.BOOT_IMAGE: P.BOOT_IMAGE_ERROR,
+    OnboardingStep.PRE_SCRIPT: P.PRE_SCRIPT_ERROR,
+    OnboardingStep.CONFIG: P.CONFIG_ERROR,
+    OnboardingStep.POST_SCRIPT: P.POST_SCRIPT_ERROR,
 }
 _STATE_OF = {
-    Step.BOOT_IMAGE: State.BOOT_IMAGE,
-    Step.PRE_SCRIPT: State.PRE_SCRIPT,
-    Step.CONFIG: State.CONFIG,
-    Step.POST_SCRIPT: State.POST_SCRIPT,
+    OnboardingStep.BOOT_IMAGE: OnboardingState.BOOT_IMAGE,
+    OnboardingStep.PRE_SCRIPT: OnboardingState.PRE_SCRIPT,
+    OnboardingStep.CONFIG: OnboardingState.CONFIG,
+    OnboardingStep.POST_SCRIPT: OnboardingState.POST_SCRIPT,
 }
 
 
 @dataclass
-class Machine:
+class OnboardingMachine:
     """One run of the §5.3-§5.6 processing.  ``reports`` is True only for a bootstrap server
     whose TLS certificate was authenticated (trust-state TRUE for the connection)."""
 
     reports: bool
     reporting_level: ReportingLevel = ReportingLevel.MINIMAL
-    state: State = State.RECEIVED
+    state: OnboardingState = OnboardingState.RECEIVED
     data: VerifiedData | None = None
     committed: bool = False
-    history: list[tuple[State, str, State]] = field(default_factory=list)
+    history: list[tuple[OnboardingState, str, OnboardingState]] = field(default_factory=list)
 
     @property
     def verbose(self) -> bool:
@@ -310,31 +318,31 @@ class Machine:
             raise ProtocolError("no onboarding information")
         return self.data.conveyed_information
 
-    def _steps(self) -> list[Step]:
+    def _steps(self) -> list[OnboardingStep]:
         info = self._onboarding()
         steps = []
         if info.boot_image is not None:
-            steps.append(Step.BOOT_IMAGE)
+            steps.append(OnboardingStep.BOOT_IMAGE)
         if info.pre_configuration_script is not None:
-            steps.append(Step.PRE_SCRIPT)
+            steps.append(OnboardingStep.PRE_SCRIPT)
         if info.configuration is not None:
-            steps.append(Step.CONFIG)
+            steps.append(OnboardingStep.CONFIG)
         if info.post_configuration_script is not None:
-            steps.append(Step.POST_SCRIPT)
+            steps.append(OnboardingStep.POST_SCRIPT)
         return steps
 
-    def _begin(self, step: Step) -> list[Action]:
+    def _begin(self, step: OnboardingStep) -> list[Action]:
         info = self._onboarding()
         self.state = _STATE_OF[step]
         actions: list[Action] = [StepStarted(step), *self._verbose(_INITIATED[step])]
-        if step is Step.BOOT_IMAGE:
+        if step is OnboardingStep.BOOT_IMAGE:
             actions.append(ProcessImage(info))
-        elif step is Step.CONFIG:
+        elif step is OnboardingStep.CONFIG:
             actions.append(CommitConfiguration(info))
         else:
             script = (
                 info.pre_configuration_script
-                if step is Step.PRE_SCRIPT
+                if step is OnboardingStep.PRE_SCRIPT
                 else info.post_configuration_script
             )
             if script is None:
@@ -342,7 +350,7 @@ class Machine:
             actions.append(RunScript(step, script))
         return actions
 
-    def _next_after(self, step: Step | None) -> list[Action]:
+    def _next_after(self, step: OnboardingStep | None) -> list[Action]:
         steps = self._steps()
         remaining = steps if step is None else steps[steps.index(step) + 1 :]
         if remaining:
@@ -351,10 +359,10 @@ class Machine:
 
     def _complete(self) -> list[Action]:
         if self.reports:
-            self.state = State.COMPLETING
+            self.state = OnboardingState.COMPLETING
             return [SendReport(P.BOOTSTRAP_COMPLETE, None, acknowledge=True)]
-        self.state = State.COMPLETE
-        return [KeepConfiguration(), Finish(State.COMPLETE)]
+        self.state = OnboardingState.COMPLETE
+        return [KeepConfiguration(), Finish(OnboardingState.COMPLETE)]
 
     def _fail(
         self, progress_type: ProgressType, error: SZTPError, message: str | None = None
@@ -364,27 +372,27 @@ class Machine:
             actions.append(RollbackConfiguration())
             self.committed = False
         actions += self._report(progress_type, message if message is not None else error.message)
-        self.state = State.FAILED
-        actions.append(Finish(State.FAILED, error))
+        self.state = OnboardingState.FAILED
+        actions.append(Finish(OnboardingState.FAILED, error))
         return actions
 
     # -- handlers -----------------------------------------------------------------------------
 
     def _on_start(self, event: Start) -> list[Action]:
-        self.state = State.VERIFYING
+        self.state = OnboardingState.VERIFYING
         return [Verify()]
 
     def _on_verified(self, event: Verified) -> list[Action]:
         self.data = event.data
         info = event.data.conveyed_information
         if isinstance(info, RedirectInformation):
-            self.state = State.REDIRECTED
+            self.state = OnboardingState.REDIRECTED
             return [
                 FollowRedirect(info, trusted=self.reports or event.data.signed),
-                Finish(State.REDIRECTED),
+                Finish(OnboardingState.REDIRECTED),
             ]
         if self.reports:
-            self.state = State.INITIATING
+            self.state = OnboardingState.INITIATING
             return [SendReport(P.BOOTSTRAP_INITIATED, None, acknowledge=True)]
         return self._next_after(None)
 
@@ -394,8 +402,8 @@ class Machine:
             # R-064/R-068: bootstrap-initiated, then the parsing error
             actions.append(SendReport(P.BOOTSTRAP_INITIATED))
             actions.append(SendReport(P.PARSING_ERROR, event.error.message))
-        self.state = State.FAILED
-        actions.append(Finish(State.FAILED, event.error))
+        self.state = OnboardingState.FAILED
+        actions.append(Finish(OnboardingState.FAILED, event.error))
         return actions
 
     def _on_initiated(self, event: ReportAcknowledged) -> list[Action]:
@@ -409,21 +417,21 @@ class Machine:
 
     def _on_image_up_to_date(self, event: ImageUpToDate) -> list[Action]:
         return [
-            StepEnded(Step.BOOT_IMAGE, "skipped", event.reason),
+            StepEnded(OnboardingStep.BOOT_IMAGE, "skipped", event.reason),
             *self._verbose(P.BOOT_IMAGE_COMPLETE, event.reason),
-            *self._next_after(Step.BOOT_IMAGE),
+            *self._next_after(OnboardingStep.BOOT_IMAGE),
         ]
 
     def _on_image_installed(self, event: ImageInstalled) -> list[Action]:
-        self.state = State.REBOOTING
+        self.state = OnboardingState.REBOOTING
         return [
-            StepEnded(Step.BOOT_IMAGE, "installed", event.sha256.hex()),
+            StepEnded(OnboardingStep.BOOT_IMAGE, "installed", event.sha256.hex()),
             *self._report(P.BOOT_IMAGE_INSTALLED_REBOOTING),
             Reboot(event.sha256),
-            Finish(State.REBOOTING),
+            Finish(OnboardingState.REBOOTING),
         ]
 
-    def _step_of_state(self) -> Step:
+    def _step_of_state(self) -> OnboardingStep:
         for step, state in _STATE_OF.items():
             if state is self.state:
                 return step
@@ -433,7 +441,7 @@ class Machine:
         step = self._step_of_state()
         if event.step is not step:
             raise ProtocolError(f"{event.step} finished while in {step}")
-        if step is Step.CONFIG:
+        if step is OnboardingStep.CONFIG:
             self.committed = True
         actions: list[Action] = [
             StepEnded(step, "warning" if event.warning else "ok", event.output)
@@ -456,32 +464,41 @@ class Machine:
     def _on_complete_acknowledged(self, event: ReportAcknowledged) -> list[Action]:
         if event.progress_type is not P.BOOTSTRAP_COMPLETE:
             raise ProtocolError(f"unexpected acknowledgement of {event.progress_type}")
-        self.state = State.COMPLETE
+        self.state = OnboardingState.COMPLETE
         self.committed = False
-        return [KeepConfiguration(), Finish(State.COMPLETE)]
+        return [KeepConfiguration(), Finish(OnboardingState.COMPLETE)]
 
     def _on_complete_rejected(self, event: ReportRejected) -> list[Action]:
         # R-078: non-204 to bootstrap-complete: roll back (R-080) and try bootstrap-error
         return self._fail(P.BOOTSTRAP_ERROR, event.error)
 
 
-_Handler = Callable[[Machine, Any], list[Action]]
-_STEP_STATES = (State.BOOT_IMAGE, State.PRE_SCRIPT, State.CONFIG, State.POST_SCRIPT)
+_Handler = Callable[[OnboardingMachine, Any], list[Action]]
+_STEP_STATES = (
+    OnboardingState.BOOT_IMAGE,
+    OnboardingState.PRE_SCRIPT,
+    OnboardingState.CONFIG,
+    OnboardingState.POST_SCRIPT,
+)
 
-_TABLE: dict[tuple[State, type], _Handler] = {
-    (State.RECEIVED, Start): Machine._on_start,
-    (State.VERIFYING, Verified): Machine._on_verified,
-    (State.VERIFYING, VerificationFailed): Machine._on_verification_failed,
-    (State.INITIATING, ReportAcknowledged): Machine._on_initiated,
-    (State.INITIATING, ReportRejected): Machine._on_initiated_rejected,
-    (State.BOOT_IMAGE, ImageUpToDate): Machine._on_image_up_to_date,
-    (State.BOOT_IMAGE, ImageInstalled): Machine._on_image_installed,
-    (State.COMPLETING, ReportAcknowledged): Machine._on_complete_acknowledged,
-    (State.COMPLETING, ReportRejected): Machine._on_complete_rejected,
-    **{(state, StepFailed): Machine._on_step_failed for state in _STEP_STATES},
+_TABLE: dict[tuple[OnboardingState, type], _Handler] = {
+    (OnboardingState.RECEIVED, Start): OnboardingMachine._on_start,
+    (OnboardingState.VERIFYING, Verified): OnboardingMachine._on_verified,
+    (OnboardingState.VERIFYING, VerificationFailed): OnboardingMachine._on_verification_failed,
+    (OnboardingState.INITIATING, ReportAcknowledged): OnboardingMachine._on_initiated,
+    (OnboardingState.INITIATING, ReportRejected): OnboardingMachine._on_initiated_rejected,
+    (OnboardingState.BOOT_IMAGE, ImageUpToDate): OnboardingMachine._on_image_up_to_date,
+    (OnboardingState.BOOT_IMAGE, ImageInstalled): OnboardingMachine._on_image_installed,
+    (OnboardingState.COMPLETING, ReportAcknowledged): OnboardingMachine._on_complete_acknowledged,
+    (OnboardingState.COMPLETING, ReportRejected): OnboardingMachine._on_complete_rejected,
+    **{(state, StepFailed): OnboardingMachine._on_step_failed for state in _STEP_STATES},
     **{
-        (state, StepSucceeded): Machine._on_step_succeeded
-        for state in (State.PRE_SCRIPT, State.CONFIG, State.POST_SCRIPT)
+        (state, StepSucceeded): OnboardingMachine._on_step_succeeded
+        for state in (
+            OnboardingState.PRE_SCRIPT,
+            OnboardingState.CONFIG,
+            OnboardingState.POST_SCRIPT,
+        )
     },
 }
 
