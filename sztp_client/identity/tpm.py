@@ -174,6 +174,7 @@ class TPM:
         self.tcti = parse_tcti(tcti)
         self._lock = threading.RLock()
         self._esapi: Any = None
+        self._resources: dict[int, Any] = {}  # TPM handle -> ESYS_TR in the current context
 
     def _open(self) -> Any:
         pytss = pytss_module()
@@ -195,6 +196,7 @@ class TPM:
     def close(self) -> None:
         with self._lock:
             esapi, self._esapi = self._esapi, None
+            self._resources.clear()
             if esapi is not None:
                 with suppress(Exception):  # closing a dead connection may fail too
                     esapi.close()
@@ -232,6 +234,15 @@ class TPM:
                         ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def resource(self, esapi: Any, handle: int) -> Any:
+        """The ESYS_TR of persistent ``handle`` in the current context (made once per
+        context: after a reconnection the old ones are void)."""
+        with self._lock:
+            tr = self._resources.get(handle)
+            if tr is None:
+                tr = self._resources[handle] = esapi.tr_from_tpmpublic(handle)
+            return tr
+
     @contextmanager
     def transient(self, handle: Any) -> Iterator[Any]:
         """Flush the transient object ``handle`` when the block ends."""
@@ -246,19 +257,18 @@ class TPM:
         number = parse_handle(handle)
         pytss = pytss_module()
 
-        def load(esapi: Any) -> tuple[Any, Any]:
-            tr = esapi.tr_from_tpmpublic(number)
-            public, _, _ = esapi.read_public(tr)
-            return tr, public
+        def load(esapi: Any) -> Any:
+            public, _, _ = esapi.read_public(self.resource(esapi, number))
+            return public
 
         try:
-            tr, public = self.run(load, f"load the key at handle {number:#010x}")
+            public = self.run(load, f"load the key at handle {number:#010x}")
         except TPMOperationError as exc:
             raise TPMKeyError(
                 f"no key at persistent handle {number:#010x}: {exc}; provision the IDevID first",
                 key="identity.tpm.key-handle",
             ) from None
-        return TPMKey(self, number, tr, public.publicArea, pytss)
+        return TPMKey(self, number, public.publicArea, pytss)
 
     def read_nv(self, index: int, limit: int = MAX_NV_CERTIFICATE_BYTES) -> bytes:
         """The whole content of NV ``index`` (at most ``limit`` bytes), read in chunks."""
@@ -355,10 +365,9 @@ def load_certificates(location: str | Path, tpm: TPM | None = None) -> list[x509
 class TPMKey:
     """The key at one persistent handle; every private-key operation runs in the TPM."""
 
-    def __init__(self, tpm: TPM, handle: int, tr: Any, public_area: Any, pytss: Any) -> None:
+    def __init__(self, tpm: TPM, handle: int, public_area: Any, pytss: Any) -> None:
         self.tpm = tpm
         self.handle = handle
-        self._tr = tr
         self._pytss = pytss
         self._public_area = public_area
         constants = pytss.constants
@@ -443,7 +452,8 @@ class TPMKey:
             tag=constants.TPM2_ST.HASHCHECK, hierarchy=constants.TPM2_RH.NULL
         )
         signature = self.tpm.run(
-            lambda esapi: esapi.sign(self._tr, digest, scheme, ticket), "sign with the IDevID key"
+            lambda esapi: esapi.sign(self.tpm.resource(esapi, self.handle), digest, scheme, ticket),
+            "sign with the IDevID key",
         )
         if self.algorithm == "ec-p256":
             r = int.from_bytes(bytes(signature.signature.ecdsa.signatureR), "big")
@@ -466,7 +476,7 @@ class TPMKey:
         types, constants = self._pytss.types, self._pytss.constants
         scheme = types.TPMT_RSA_DECRYPT(scheme=constants.TPM2_ALG.NULL)
         out = self.tpm.run(
-            lambda esapi: esapi.rsa_decrypt(self._tr, block, scheme),
+            lambda esapi: esapi.rsa_decrypt(self.tpm.resource(esapi, self.handle), block, scheme),
             "apply the IDevID key (raw RSA)",
         )
         return bytes(out).rjust(256, b"\0")
@@ -491,7 +501,9 @@ class TPMKey:
         else:
             scheme = types.TPMT_RSA_DECRYPT(scheme=constants.TPM2_ALG.RSAES)
         out = self.tpm.run(
-            lambda esapi: esapi.rsa_decrypt(self._tr, ciphertext, scheme),
+            lambda esapi: esapi.rsa_decrypt(
+                self.tpm.resource(esapi, self.handle), ciphertext, scheme
+            ),
             "decrypt with the IDevID key",
         )
         return bytes(out)
@@ -511,7 +523,8 @@ class TPMKey:
             )
         )
         out = self.tpm.run(
-            lambda esapi: esapi.ecdh_zgen(self._tr, point), "compute ECDH with the IDevID key"
+            lambda esapi: esapi.ecdh_zgen(self.tpm.resource(esapi, self.handle), point),
+            "compute ECDH with the IDevID key",
         )
         return bytes(out.point.x).rjust(32, b"\0")
 
