@@ -407,6 +407,9 @@ class OpenSSLKey:
     TPM.  Freed when garbage-collected (OpenSSL keeps its own references where it uses it)."""
 
     def __init__(self, key: TPMKey, certificate: x509.Certificate) -> None:
+        self.pkey = 0
+        self.x509 = 0
+        self._inner = 0
         check_mechanism()
         assert _Loaded.lib is not None
         lib = self._lib = _Loaded.lib
@@ -417,29 +420,30 @@ class OpenSSLKey:
             )
         self.key = key
         self.x509 = _x509(lib, certificate)
-        self.pkey = 0
-        self._inner = 0
         lib.ERR_clear_error()
         with _state_lock:
             public = lib.X509_get_pubkey(self.x509)
             if not public:
                 raise TLSKeyMechanismError(f"X509_get_pubkey failed: {lib.error()}")
             try:
-                pkey = lib.EVP_PKEY_new()
+                self.pkey = int(lib.EVP_PKEY_new() or 0)
+                get1 = (
+                    lib.EVP_PKEY_get1_EC_KEY
+                    if key.algorithm == "ec-p256"
+                    else lib.EVP_PKEY_get1_RSA
+                )
+                self._inner = int(get1(public) or 0)
                 if key.algorithm == "ec-p256":
-                    inner = lib.EVP_PKEY_get1_EC_KEY(public)
-                    ok = inner and lib.EC_KEY_set_method(inner, _ec_method(lib))
-                    ok = ok and lib.EVP_PKEY_set1_EC_KEY(pkey, inner)
+                    ok = self._inner and lib.EC_KEY_set_method(self._inner, _ec_method(lib))
+                    ok = ok and lib.EVP_PKEY_set1_EC_KEY(self.pkey, self._inner)
                 else:
-                    inner = lib.EVP_PKEY_get1_RSA(public)
-                    ok = inner and lib.RSA_set_method(inner, _rsa_method(lib))
-                    ok = ok and lib.EVP_PKEY_set1_RSA(pkey, inner)
-                if not ok:
+                    ok = self._inner and lib.RSA_set_method(self._inner, _rsa_method(lib))
+                    ok = ok and lib.EVP_PKEY_set1_RSA(self.pkey, self._inner)
+                if not (ok and self.pkey):
                     raise TLSKeyMechanismError(
                         f"cannot make the OpenSSL key for the TPM key: {lib.error()}"
                     )
-                _signers[int(inner)] = key
-                self.pkey, self._inner = int(pkey), int(inner)
+                _signers[self._inner] = key
             finally:
                 lib.EVP_PKEY_free(public)
 
@@ -458,7 +462,7 @@ class OpenSSLKey:
             free(self._inner)
         if self.pkey:
             lib.EVP_PKEY_free(self.pkey)
-        if getattr(self, "x509", 0):
+        if self.x509:
             lib.X509_free(self.x509)
 
     def sign(self, data: bytes, pss: bool = False) -> bytes:
