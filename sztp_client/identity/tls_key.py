@@ -212,9 +212,10 @@ class _Loaded:
 
 
 _state_lock = threading.Lock()
-# OpenSSL key pointer -> the TPM key doing its private operations.
-_signers: dict[int, TPMKey] = {}
-_last_failure: dict[int, str] = {}
+# OpenSSL key pointer -> the OpenSSLKey whose TPM key does its private operations.  Weak: an
+# OpenSSLKey lives as long as the context it is attached to; dead entries are dropped when
+# the next key is made.
+_signers: dict[int, weakref.ref[OpenSSLKey]] = {}
 
 
 def _context_pointer(context: ssl.SSLContext, lib: _Lib, offset: int) -> int:
@@ -303,8 +304,13 @@ def check_mechanism() -> MechanismReport:
 # -- callbacks (called by OpenSSL during the handshake, in whatever thread runs it) ----------
 
 
-def _record(pointer: int, exc: BaseException) -> None:
-    _last_failure[pointer] = f"{type(exc).__name__}: {exc}"
+def _signer(pointer: int | None) -> OpenSSLKey | None:
+    ref = _signers.get(pointer or 0)
+    return ref() if ref is not None else None
+
+
+def _record(owner: OpenSSLKey, exc: BaseException) -> None:
+    owner.failure = f"{type(exc).__name__}: {exc}"
 
 
 def _ec_sign(  # noqa: PLR0917 - OpenSSL's callback signature
@@ -317,9 +323,10 @@ def _ec_sign(  # noqa: PLR0917 - OpenSSL's callback signature
     r: int | None,
     eckey: int | None,
 ) -> int:
-    key = _signers.get(eckey or 0)
-    if key is None or not dgst or not sig:
+    owner = _signer(eckey)
+    if owner is None or not dgst or not sig:
         return 0
+    key = owner.key
     try:
         digest = _c.string_at(dgst, dlen)
         hash_name = _DIGEST_SIZE_HASH.get(dlen)
@@ -330,31 +337,33 @@ def _ec_sign(  # noqa: PLR0917 - OpenSSL's callback signature
         siglen[0] = len(der)
         return 1
     except BaseException as exc:  # never let an exception cross into OpenSSL
-        _record(eckey or 0, exc)
+        _record(owner, exc)
         return 0
 
 
 def _rsa_sign(  # noqa: PLR0917 - OpenSSL's callback signature
     type_: int, m: int | None, m_length: int, sigret: int | None, siglen: Any, rsa_: int | None
 ) -> int:
-    key = _signers.get(rsa_ or 0)
+    owner = _signer(rsa_)
     hash_name = _NID_HASH.get(type_)
-    if key is None or hash_name is None or not m or not sigret:
+    if owner is None or hash_name is None or not m or not sigret:
         return 0
+    key = owner.key
     try:
         signature = key.sign_digest(_c.string_at(m, m_length), hash_name, "pkcs1")  # type: ignore[arg-type]
         _c.memmove(sigret, signature, len(signature))
         siglen[0] = len(signature)
         return 1
     except BaseException as exc:
-        _record(rsa_ or 0, exc)
+        _record(owner, exc)
         return 0
 
 
 def _rsa_priv_enc(flen: int, from_: int | None, to: int | None, rsa_: int | None, pad: int) -> int:
-    key = _signers.get(rsa_ or 0)
-    if key is None or not from_ or not to:
+    owner = _signer(rsa_)
+    if owner is None or not from_ or not to:
         return -1
+    key = owner.key
     try:
         data = _c.string_at(from_, flen)
         if pad == RSA_NO_PADDING and flen == 256:
@@ -367,7 +376,7 @@ def _rsa_priv_enc(flen: int, from_: int | None, to: int | None, rsa_: int | None
         _c.memmove(to, out, len(out))
         return len(out)
     except BaseException as exc:
-        _record(rsa_ or 0, exc)
+        _record(owner, exc)
         return -1
 
 
@@ -410,6 +419,7 @@ class OpenSSLKey:
         self.pkey = 0
         self.x509 = 0
         self._inner = 0
+        self.failure: str | None = None
         check_mechanism()
         assert _Loaded.lib is not None
         lib = self._lib = _Loaded.lib
@@ -443,21 +453,23 @@ class OpenSSLKey:
                     raise TLSKeyMechanismError(
                         f"cannot make the OpenSSL key for the TPM key: {lib.error()}"
                     )
-                _signers[self._inner] = key
+                for pointer in [p for p, ref in _signers.items() if ref() is None]:
+                    del _signers[pointer]
+                _signers[self._inner] = weakref.ref(self)
             finally:
                 lib.EVP_PKEY_free(public)
 
     def last_failure(self) -> str | None:
         """The last exception a TPM callback swallowed for this key (for diagnostics)."""
-        return _last_failure.get(self._inner)
+        return self.failure
 
     def __del__(self) -> None:
         lib = getattr(self, "_lib", None)
         if lib is None:
             return
         if self._inner:
-            # The inner key stays alive (and registered) while an SSL_CTX holds the EVP_PKEY;
-            # drop our reference only.
+            # The inner key stays alive while an SSL_CTX holds the EVP_PKEY (which it cannot
+            # outlive: the context holds this object); drop our reference only.
             free = lib.EC_KEY_free if self.key.algorithm == "ec-p256" else lib.RSA_free
             free(self._inner)
         if self.pkey:

@@ -11,9 +11,11 @@ key to export).
 from __future__ import annotations
 
 import ctypes
+import gc
 import ssl
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +282,29 @@ def test_rsa_pkcs1_signature_in_a_tls12_handshake(
         serialization.Encoding.DER
     )
     assert calls == [("sha256", "pkcs1")]
+
+
+def test_concurrent_handshakes_share_the_tpm(
+    tpm: TPM, identities: LabTPMIdentities, server_pki: ServerPKI, lab_pki: LabPKI
+) -> None:
+    """Several threads handshaking through one context (as urllib3's pool may) take turns
+    at the TPM: every request is served with the IDevID."""
+    context = _tpm_context(server_pki, tpm.key(ECC_HANDLE), identities.ecc)
+    with _server(server_pki, lab_pki) as server, ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: _post(server, context), range(12)))
+        served = {r.client_cert for r in server.requests_to(PATH)}
+    assert statuses == [200] * 12
+    assert served == {identities.ecc.certificate.public_bytes(serialization.Encoding.DER)}
+
+
+def test_key_objects_of_dropped_contexts_are_released(
+    tpm: TPM, identities: LabTPMIdentities, server_pki: ServerPKI
+) -> None:
+    """A context per connection does not grow the table of OpenSSL keys without bound."""
+    key = tpm.key(ECC_HANDLE)
+    for _ in range(20):
+        _tpm_context(server_pki, key, identities.ecc)
+    gc.collect()
+    _tpm_context(server_pki, key, identities.ecc)
+    assert sum(1 for ref in tls_key._signers.values() if ref() is not None) <= 2
+    assert len(tls_key._signers) <= 2
