@@ -36,7 +36,8 @@ failure a :class:`~sztp_client.identity.errors.TLSKeyMechanismError` with what d
   ``SSL_CTX_get_verify_mode``, the ``verify_mode`` of the context for two different settings,
   and through ``SSL_CTX_get_options`` its ``options``;
 * the libssl and libcrypto loaded with ctypes are the ones the ``ssl`` module is linked
-  against: they are found through the ``_ssl`` extension itself, and
+  against: the functions are looked up through the ``_ssl`` extension itself (its own
+  dependencies), each library's functions must come from one file (``dladdr``), and
   ``OpenSSL_version_num()`` / ``OpenSSL_version()`` must equal ``ssl.OPENSSL_VERSION_NUMBER``
   and ``ssl.OPENSSL_VERSION``; OpenSSL must be 3.x;
 * every OpenSSL function used must be present (a build without the deprecated APIs lacks the
@@ -157,8 +158,23 @@ class MechanismReport:
 
     python: str
     openssl: str
-    library: str  # the file the OpenSSL functions were resolved through
+    library: str  # the file the OpenSSL functions were resolved through (the _ssl extension)
+    libssl: str  # the files the functions were found in
+    libcrypto: str
     ctx_offset: int
+
+
+class _DlInfo(_c.Structure):
+    _fields_ = [  # noqa: RUF012 - ctypes' declaration style
+        ("dli_fname", _c.c_char_p),
+        ("dli_fbase", _vp),
+        ("dli_sname", _c.c_char_p),
+        ("dli_saddr", _vp),
+    ]
+
+
+_LIBSSL_FUNCTIONS = ("SSL_CTX_get_verify_mode", "SSL_CTX_use_PrivateKey", "SSL_CTX_ctrl")
+_LIBCRYPTO_FUNCTIONS = ("OpenSSL_version_num", "EVP_PKEY_new", "EC_KEY_METHOD_new", "RSA_meth_dup")
 
 
 class _Lib:
@@ -191,6 +207,20 @@ class _Lib:
                 "the OpenSSL the ssl module uses lacks functions TLS with a TPM key needs "
                 f"(built without the deprecated APIs?): {', '.join(missing)}"
             )
+
+    def origin(self, name: str) -> str:
+        """The file the function ``name`` was found in (dladdr), or "" when unknown."""
+        info = _DlInfo()
+        try:
+            dladdr = _c.CDLL(None).dladdr
+        except (OSError, AttributeError):
+            return ""
+        dladdr.argtypes = [_vp, _c.POINTER(_DlInfo)]
+        dladdr.restype = _c.c_int
+        address = _c.cast(getattr(self.handle, name), _vp).value
+        if not address or not dladdr(address, _c.byref(info)) or not info.dli_fname:
+            return ""
+        return str(info.dli_fname.decode("utf-8", "replace"))
 
     def __getattr__(self, name: str) -> Any:  # for mypy: the functions set in __init__
         raise AttributeError(name)
@@ -281,6 +311,13 @@ def check_mechanism() -> MechanismReport:
                 f"the OpenSSL loaded with ctypes ({text}, {number:#x}) is not the one the ssl "
                 f"module uses ({ssl.OPENSSL_VERSION}, {ssl.OPENSSL_VERSION_NUMBER:#x})"
             )
+        libssl = {lib.origin(name) for name in _LIBSSL_FUNCTIONS}
+        libcrypto = {lib.origin(name) for name in _LIBCRYPTO_FUNCTIONS}
+        if len(libssl) != 1 or len(libcrypto) != 1:
+            raise TLSKeyMechanismError(
+                "the OpenSSL functions come from more than one library "
+                f"(libssl: {sorted(libssl)}, libcrypto: {sorted(libcrypto)})"
+            )
         offset = object.__basicsize__  # sizeof(PyObject): PyObject_HEAD
         base = _ssl._SSLContext
         if base.__basicsize__ < offset + _c.sizeof(_c.c_void_p):
@@ -296,6 +333,8 @@ def check_mechanism() -> MechanismReport:
             python=platform.python_version(),
             openssl=text,
             library=lib.path,
+            libssl=libssl.pop(),
+            libcrypto=libcrypto.pop(),
             ctx_offset=offset,
         )
         return _Loaded.report
@@ -310,7 +349,7 @@ def _signer(pointer: int | None) -> OpenSSLKey | None:
 
 
 def _record(owner: OpenSSLKey, exc: BaseException) -> None:
-    owner.failure = f"{type(exc).__name__}: {exc}"
+    owner.failure = exc
 
 
 def _ec_sign(  # noqa: PLR0917 - OpenSSL's callback signature
@@ -419,7 +458,7 @@ class OpenSSLKey:
         self.pkey = 0
         self.x509 = 0
         self._inner = 0
-        self.failure: str | None = None
+        self.failure: BaseException | None = None
         check_mechanism()
         assert _Loaded.lib is not None
         lib = self._lib = _Loaded.lib
@@ -461,7 +500,8 @@ class OpenSSLKey:
 
     def last_failure(self) -> str | None:
         """The last exception a TPM callback swallowed for this key (for diagnostics)."""
-        return self.failure
+        exc = self.failure
+        return None if exc is None else f"{type(exc).__name__}: {exc}"
 
     def __del__(self) -> None:
         lib = getattr(self, "_lib", None)
@@ -493,9 +533,12 @@ class OpenSSLKey:
                     pss and lib.EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1
                 ):
                     raise TLSKeyMechanismError(f"cannot set RSA padding: {lib.error()}")
+            self.failure = None
             size = _c.c_size_t(512)
             buffer = _c.create_string_buffer(512)
             if lib.EVP_DigestSign(md, buffer, _c.byref(size), data, len(data)) != 1:
+                if isinstance(self.failure, SZTPError):
+                    raise self.failure  # the TPM's own typed error (not answering, refusing)
                 why = self.last_failure() or lib.error()
                 raise TLSKeyMechanismError(f"signing through the TPM key failed: {why}")
             return buffer.raw[: size.value]

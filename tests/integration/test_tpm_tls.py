@@ -134,6 +134,10 @@ def test_mechanism_checks_hold_on_this_platform() -> None:
     assert report.openssl == ssl.OPENSSL_VERSION
     assert report.ctx_offset == object.__basicsize__
     assert Path(report.library).exists()
+    maps = Path("/proc/self/maps").read_text()
+    for library in (report.libssl, report.libcrypto):
+        assert library and Path(library).exists()
+        assert Path(library).name in maps
 
 
 def test_wrong_context_pointer_is_refused_not_followed() -> None:
@@ -224,6 +228,8 @@ def test_with_swtpm_stopped_the_handshake_fails_while_a_file_identity_works(
                 _post(server, tpm_context)
             with pytest.raises(TPMConnectionError):
                 key.sign_data(b"the TPM is gone")
+            with pytest.raises(TPMConnectionError):  # typed and retryable, not a crash
+                tls_key.startup_check(key, [provisioned.ecc.certificate])
             file_context = _client_context(server_pki)
             with tempfile.TemporaryDirectory() as scratch:
                 chain_file, key_file = Path(scratch, "chain.pem"), Path(scratch, "key.pem")
