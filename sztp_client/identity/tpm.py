@@ -278,14 +278,18 @@ class TPM:
             public, _ = esapi.nv_read_public(tr)
             size = int(public.nvPublic.dataSize)
             if size > limit:
+                esapi.tr_close(tr)
                 raise TPMCertificateError(
                     f"NV index {index:#010x} holds {size} bytes, over the limit of {limit}",
                     key="identity.tpm.certificate",
                 )
             data = bytearray()
-            while len(data) < size:
-                chunk = min(NV_CHUNK, size - len(data))
-                data += bytes(esapi.nv_read(tr, chunk, len(data), auth_handle=tr))
+            try:
+                while len(data) < size:
+                    chunk = min(NV_CHUNK, size - len(data))
+                    data += bytes(esapi.nv_read(tr, chunk, len(data), auth_handle=tr))
+            finally:
+                esapi.tr_close(tr)
             return bytes(data)
 
         try:

@@ -365,3 +365,30 @@ def test_public_key_matches_the_certificate(tpm: TPM, identities: LabTPMIdentiti
         ) == provisioned.certificate.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+
+
+def test_factory_leaves_no_transient_objects(tmp_path: Path, lab_pki: LabPKI) -> None:
+    """Without a resource manager a TPM holds about three transient objects: provisioning
+    again and again (replacing the key at its handle) works because each step flushes what it
+    loaded, and nothing transient is left afterwards."""
+    _require_tpm_stack()
+    import tpm2_pytss
+
+    with SoftwareTPM(tmp_path / "state") as software_tpm:
+        for round_number in range(4):
+            provisioned = provision_lab_identities(
+                software_tpm.tcti, lab_pki, f"TPM-ROUND-{round_number}"
+            )
+        with TPM(software_tpm.tcti) as tpm:
+            esapi = tpm.esapi
+            _, transient = esapi.get_capability(
+                tpm2_pytss.TPM2_CAP.HANDLES, tpm2_pytss.TPM2_HT.TRANSIENT << 24, 16
+            )
+            _, persistent = esapi.get_capability(
+                tpm2_pytss.TPM2_CAP.HANDLES, tpm2_pytss.TPM2_HT.PERSISTENT << 24, 16
+            )
+            assert list(transient.data.handles) == []
+            assert sorted(persistent.data.handles) == [ECC_HANDLE, RSA_HANDLE]
+            certs = load_certificates(f"nv:{ECC_NV_INDEX:#010x}", tpm)
+            assert certs[0] == provisioned.ecc.certificate
+            assert tpm.key(ECC_HANDLE).public_key == provisioned.ecc.certificate.public_key()
