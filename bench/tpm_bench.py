@@ -13,6 +13,18 @@ which is the cost of the TPM's signature over loopback.  Informational: exit 0 u
 handshake fails.
 
     .venv/bin/python bench/tpm_bench.py [--runs N] [--json]
+
+Example (2 vCPUs shared with other work, load average about 4, x86_64, Python 3.11.7,
+OpenSSL 3.0.19, swtpm 0.7.1, 300 runs each; median (best) in ms):
+
+    key       TLS        TPM ms          file ms         ratio (best)  +ms
+    ec-p256   TLSv1.2    3.550 (2.191)   2.147 (1.424)   1.65  1.54    1.403
+    ec-p256   TLSv1.3    2.636 (2.253)   1.769 (1.635)   1.49  1.38    0.867
+    rsa-2048  TLSv1.2    4.959 (3.573)   2.401 (1.627)   2.07  2.20    2.558
+    rsa-2048  TLSv1.3    4.553 (3.926)   2.301 (1.874)   1.98  2.09    2.252
+
+The TPM's signature costs about 1 ms (ECC) and 2.5 ms (RSA, the raw private operation of
+swtpm) per handshake, over a loopback handshake of about 2 ms.
 """
 
 from __future__ import annotations
