@@ -314,3 +314,53 @@ def test_key_objects_of_dropped_contexts_are_released(
     _tpm_context(server_pki, key, identities.ecc)
     assert sum(1 for ref in tls_key._signers.values() if ref() is not None) <= 2
     assert len(tls_key._signers) <= 2
+
+
+@pytest.fixture
+def fresh_mechanism(monkeypatch: pytest.MonkeyPatch) -> None:
+    """check_mechanism runs again instead of returning what it found earlier."""
+    monkeypatch.setattr(tls_key._Loaded, "report", None)
+    monkeypatch.setattr(tls_key._Loaded, "lib", None)
+
+
+@pytest.mark.usefixtures("fresh_mechanism")
+def test_openssl_version_mismatch_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The libcrypto reached through ctypes must be the ssl module's own."""
+    monkeypatch.setattr(ssl, "OPENSSL_VERSION_NUMBER", ssl.OPENSSL_VERSION_NUMBER + 1)
+    with pytest.raises(TLSKeyMechanismError, match="is not the one the ssl module uses"):
+        tls_key.check_mechanism()
+
+
+@pytest.mark.usefixtures("fresh_mechanism")
+def test_openssl_other_than_3_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ssl, "OPENSSL_VERSION_INFO", (1, 1, 1, 23, 15))
+    with pytest.raises(TLSKeyMechanismError, match="needs OpenSSL 3"):
+        tls_key.check_mechanism()
+
+
+@pytest.mark.usefixtures("fresh_mechanism")
+def test_other_python_implementation_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tls_key.platform, "python_implementation", lambda: "PyPy")
+    with pytest.raises(TLSKeyMechanismError, match="needs CPython"):
+        tls_key.check_mechanism()
+
+
+@pytest.mark.usefixtures("fresh_mechanism")
+def test_unknown_python_version_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tls_key, "CPYTHON_KNOWN", ((3, 0), (3, 1)))
+    with pytest.raises(TLSKeyMechanismError, match="layout is known"):
+        tls_key.check_mechanism()
+
+
+@pytest.mark.usefixtures("fresh_mechanism")
+def test_openssl_without_the_deprecated_functions_fails_loudly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An OpenSSL built without the deprecated APIs lacks the key methods: the error names
+    what is missing."""
+    functions = dict(tls_key._FUNCTIONS)
+    functions["EC_KEY_METHOD_new_absent"] = (ctypes.c_void_p, [])
+    monkeypatch.setattr(tls_key, "_FUNCTIONS", functions)
+    with pytest.raises(TLSKeyMechanismError, match="EC_KEY_METHOD_new_absent") as caught:
+        tls_key.check_mechanism()
+    assert caught.value.exit_code == 78
