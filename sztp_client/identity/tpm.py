@@ -8,7 +8,9 @@ simulator on port 2321; this module never lets it.
 tpm2-pytss is imported only when a :class:`TPM` is opened: a client without the ``tpm`` extra
 runs as before, and a configuration that asks for the TPM without the package gets a
 :class:`~sztp_client.identity.errors.TPMSupportMissingError` (exit 78) that says what to
-install.
+install.  Unless ``TSS2_LOG`` is set, it is set to ``all+none`` before the TSS loads: the
+TSS would otherwise print its own warnings to stderr for every failure this module turns into
+a typed error.
 
 What the key can do here, and nothing more (the private part never leaves the TPM):
 
@@ -17,7 +19,8 @@ What the key can do here, and nothing more (the private part never leaves the TP
 * :meth:`TPMKey.rsa_private`: the raw RSA private operation, for a message OpenSSL has already
   padded (RSA-PSS in TLS 1.3, see ``tls_key``);
 * :meth:`TPMKey.rsa_decrypt` (PKCS#1 v1.5 and OAEP) and :meth:`TPMKey.ecdh_zgen` (the ECDH
-  shared secret), the private-key steps of CMS EnvelopedData decryption.
+  shared secret), the private-key steps of CMS EnvelopedData decryption.  A TPM's OAEP uses
+  one hash for the label and MGF1 and an empty label, which is what CMS uses in practice.
 
 The key lives at a persistent handle (0x81000000..0x81FFFFFF), put there at the factory (see
 ``sztp_lab.tpm_factory``); the runtime never creates it.  Loading it takes no transient slot.
