@@ -364,3 +364,36 @@ def test_openssl_without_the_deprecated_functions_fails_loudly(
     with pytest.raises(TLSKeyMechanismError, match="EC_KEY_METHOD_new_absent") as caught:
         tls_key.check_mechanism()
     assert caught.value.exit_code == 78
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "provisional"])
+def test_transport_contexts_take_the_tpm_key(
+    tpm: TPM,
+    identities: LabTPMIdentities,
+    server_pki: ServerPKI,
+    lab_pki: LabPKI,
+    trusted: bool,
+) -> None:
+    """The two contexts the RESTCONF transport makes (server authenticated to its anchors, or
+    provisional "blind" TLS) authenticate the device with the TPM key once it is attached
+    (R-018: the device identifies itself to every server)."""
+    from sztp_client.transport.tls import provisional_context, trusted_context
+    from sztp_client.trust.clock import Clock
+
+    context = (
+        trusted_context([server_pki.root.cert], Clock.untrusted(), None)
+        if trusted
+        else provisional_context(None)
+    )
+    verify_mode = context.verify_mode
+    tls_key.attach(
+        context, tpm.key(RSA_HANDLE), [identities.rsa.certificate, *identities.rsa.chain]
+    )
+    assert context.verify_mode == verify_mode
+    with _server(server_pki, lab_pki) as server:
+        assert _post(server, context) == 200
+        (request,) = server.requests_to(PATH)
+    assert request.client_cert == identities.rsa.certificate.public_bytes(
+        serialization.Encoding.DER
+    )
