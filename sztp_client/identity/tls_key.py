@@ -26,15 +26,18 @@ through its legacy code path, which calls the method:
   length = digest length) and asks for the raw private operation, which the TPM performs
   (TPM2_RSA_Decrypt with no padding scheme, hence the key's ``decrypt`` attribute).
 
-The client signature algorithms are limited to those three with SHA-256.
+The client signature algorithms are limited to those three with SHA-256.  The callbacks
+run in the thread doing the handshake and never let an exception into OpenSSL (a failure
+fails the handshake and is kept for diagnosis); the TPM takes one command at a time.
 
 What it relies on, all checked by :func:`check_mechanism` before any key is attached, each
 failure a :class:`~sztp_client.identity.errors.TLSKeyMechanismError` with what did not hold:
 
-* CPython, whose ``_ssl._SSLContext`` object keeps ``SSL_CTX *ctx`` right after
-  ``PyObject_HEAD``: the pointer read there must give back, through
+* CPython of a version whose ``_ssl._SSLContext`` object is known to keep ``SSL_CTX *ctx``
+  right after ``PyObject_HEAD`` (3.8 to 3.14): the pointer read there must give back, through
   ``SSL_CTX_get_verify_mode``, the ``verify_mode`` of the context for two different settings,
-  and through ``SSL_CTX_get_options`` its ``options``;
+  and through ``SSL_CTX_get_options`` its ``options`` (checked on a fresh context once, and
+  again on every context a key is attached to);
 * the libssl and libcrypto loaded with ctypes are the ones the ``ssl`` module is linked
   against: the functions are looked up through the ``_ssl`` extension itself (its own
   dependencies), each library's functions must come from one file (``dladdr``), and
