@@ -49,12 +49,12 @@ from sztp_client.errors import (
     VerificationFailure,
 )
 from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformation
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     GetBootstrappingDataOutput,
     ReportProgressInput,
 )
+from sztp_client.progress import ProgressType
 from sztp_client.protocol import onboarding as m
 from sztp_client.state.device import DeviceState, InstalledImage, StateStore, now_text
 from sztp_client.state.lock import RunLock

@@ -33,7 +33,7 @@ from sztp_client.encoding import (
     xml_to_json_tree,
 )
 from sztp_client.errors import EncodingError, ModelError
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 
 __all__ = [
     "JSON_MEDIA_TYPE",

@@ -36,7 +36,6 @@ from sztp_client.errors import (
     TLSError,
     TransportError,
 )
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     ReportingLevel,
@@ -45,6 +44,7 @@ from sztp_client.model.rpc import (
     parse_get_bootstrapping_data_input,
     parse_report_progress_input,
 )
+from sztp_client.progress import ProgressType
 from sztp_client.transport.restconf import (
     RestconfClient,
     ServerEndpoint,

@@ -42,13 +42,13 @@ from sztp_client.model.conveyed import (
     conveyed_information_to_json,
     parse_conveyed_information,
 )
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import (
     parse_get_bootstrapping_data_input,
     parse_get_bootstrapping_data_output,
     parse_report_progress_input,
 )
 from sztp_client.model.voucher import parse_voucher
+from sztp_client.progress import ProgressType
 
 FUZZ = settings(
     max_examples=200,

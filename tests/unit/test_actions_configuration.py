@@ -18,7 +18,7 @@ from sztp_client.actions.configuration import (
 )
 from sztp_client.errors import ConfigApplyError
 from sztp_client.model.conveyed import ConfigurationHandling
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 from sztp_client.state import store
 
 MERGE = ConfigurationHandling.MERGE

@@ -27,7 +27,7 @@ from sztp_client.actions.image import (
 )
 from sztp_client.errors import BootImageError, ConnectError, ServerError
 from sztp_client.model.conveyed import SHA_256, BootImage, ImageVerification
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 
 IMAGE = b"VendorOS 17.3 image\n" * 1000
 DIGEST = hashlib.sha256(IMAGE).digest()

@@ -13,7 +13,7 @@ import pytest
 from sztp_client.actions import scripts
 from sztp_client.actions.scripts import ScriptPolicy, run_process, run_script
 from sztp_client.errors import ScriptError
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 
 ENV = {"SZTP_SERIAL_NUMBER": "SN-0042", "SZTP_BOOTSTRAP_SERVER": "https://sztp.example:8443"}
 
