@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sztp_client.errors import DataError
+from sztp_client.limits import Limits
 from sztp_client.trust import cms
 from sztp_client.trust.chain import validate_path
 from sztp_client.trust.clock import Clock
@@ -59,7 +60,6 @@ from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     Artifacts,
     DeviceIdentity,
-    Limits,
     TrustPolicy,
     verify_bootstrapping_data,
 )

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from sztp_client.errors import ConfigurationError
+from sztp_client.limits import KIB, MIB, Limits
 from sztp_client.model.voucher import Assertion
 from sztp_client.trust.oids import is_dotted_oid
 
 DEFAULT_CONFIG = Path("/etc/sztp/client.toml")
 MAX_CONFIG_FILE = 1024 * 1024
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ class ImageConfig:
 class ScriptsConfig:
     timeout: float = 600.0
     warning_codes: frozenset[int] = frozenset({10})
-    output_limit: int = 64 * 1024
+    output_limit: int = 64 * KIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,20 +120,6 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class LimitsConfig:
-    conveyed_information: int = 16 * MIB
-    owner_certificate: int = MIB
-    ownership_voucher: int = MIB
-    error_document: int = 64 * 1024
-    host_meta: int = 64 * 1024
-    cms_certificates: int = 16
-    cms_crls: int = 16
-    path_validations: int = 4
-    redirect_servers: int = 16
-    redirect_addresses: int = 64
-
-
-@dataclass(frozen=True, slots=True)
 class RetryConfig:
     initial: float = 5.0
     maximum: float = 600.0
@@ -153,7 +139,7 @@ class ClientConfig:
     configuration: ConfigurationConfig = field(default_factory=ConfigurationConfig)
     bootstrap_complete: CompletionConfig = field(default_factory=CompletionConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    limits: Limits = field(default_factory=Limits)
     retry: RetryConfig = field(default_factory=RetryConfig)
 
 
@@ -419,7 +405,7 @@ def _build(
     origins: Mapping[str, Path] | None = None,
 ) -> ClientConfig:
     top = _Table(document, "", base, origins)
-    enabled = top.boolean("enabled", True)
+    enabled = top.boolean("enabled", ClientConfig().enabled)
 
     t = top.table("device")
     device = DeviceConfig(
@@ -441,7 +427,8 @@ def _build(
         raise ConfigurationError("certificate and key are given together", "identity")
 
     t = top.table("trust")
-    names = t.strings("accept-assertions", ("verified", "logged"))
+    td = TrustConfig()
+    names = t.strings("accept-assertions", tuple(sorted(a.value for a in td.accept_assertions)))
     try:
         assertions = frozenset(Assertion(name) for name in names)
     except ValueError as exc:
@@ -453,7 +440,7 @@ def _build(
     manufacturer_anchors = t.paths("manufacturer-trust-anchors")
     _check_anchor_lists(t, voucher_signer_anchors, manufacturer_anchors)
     trust = TrustConfig(
-        clock=t.choice("clock", "untrusted", ("trusted", "untrusted")),
+        clock=t.choice("clock", td.clock, ("trusted", "untrusted")),
         bootstrap_server_trust_anchors=t.paths("bootstrap-server-trust-anchors"),
         voucher_signer_trust_anchors=voucher_signer_anchors,
         manufacturer_trust_anchors=manufacturer_anchors,
@@ -461,14 +448,15 @@ def _build(
         voucher_signer_extended_key_usage=_oid(t, "voucher-signer-extended-key-usage"),
         voucher_signer_certificate_policy=_oid(t, "voucher-signer-certificate-policy"),
         voucher_signer_pinned_certificates=_nonempty_paths(t, "voucher-signer-pinned-certificates"),
-        require_nonce_voucher=t.boolean("require-nonce-voucher", False),
+        require_nonce_voucher=t.boolean("require-nonce-voucher", td.require_nonce_voucher),
     )
     t.finish()
 
     t = top.table("discovery")
+    dd = DiscoveryConfig()
     discovery = DiscoveryConfig(
-        bootstrap_servers=t.strings("bootstrap-servers"),
-        max_redirects=t.integer("max-redirects", 8, minimum=0, maximum=10),
+        bootstrap_servers=t.strings("bootstrap-servers", dd.bootstrap_servers),
+        max_redirects=t.integer("max-redirects", dd.max_redirects, minimum=0, maximum=10),
     )
     t.finish()
 
@@ -486,31 +474,33 @@ def _build(
     t = top.table("image")
     image_defaults = ImageConfig()
     image = ImageConfig(
-        installer=t.choice("installer", "command", ("command", "ab-directory")),
-        command=t.strings("command"),
+        installer=t.choice("installer", image_defaults.installer, ("command", "ab-directory")),
+        command=t.strings("command", image_defaults.command),
         ab_root=t.path("ab-root") or image_defaults.ab_root,
         timeout=t.number("timeout", image_defaults.timeout),
         min_free=t.integer("min-free", image_defaults.min_free),
-        verify_tls=t.boolean("verify-tls", False),
+        verify_tls=t.boolean("verify-tls", image_defaults.verify_tls),
         reboot_command=t.strings("reboot-command", image_defaults.reboot_command),
     )
     t.finish()
 
     t = top.table("scripts")
+    sd = ScriptsConfig()
     scripts = ScriptsConfig(
-        timeout=t.number("timeout", 600.0),
-        warning_codes=t.integers("warning-codes", frozenset({10})),
-        output_limit=t.integer("output-limit", 64 * 1024, minimum=1024),
+        timeout=t.number("timeout", sd.timeout),
+        warning_codes=t.integers("warning-codes", sd.warning_codes),
+        output_limit=t.integer("output-limit", sd.output_limit, minimum=1024),
     )
     t.finish()
 
     t = top.table("configuration")
+    cd = ConfigurationConfig()
     configuration = ConfigurationConfig(
-        applier=t.choice("applier", "command", ("command", "file")),
-        commit_command=t.strings("commit-command"),
-        rollback_command=t.strings("rollback-command"),
-        file=t.path("file"),
-        timeout=t.number("timeout", 600.0),
+        applier=t.choice("applier", cd.applier, ("command", "file")),
+        commit_command=t.strings("commit-command", cd.commit_command),
+        rollback_command=t.strings("rollback-command", cd.rollback_command),
+        file=t.path("file", cd.file),
+        timeout=t.number("timeout", cd.timeout),
     )
     t.finish()
     if configuration.applier == "file" and configuration.file is None:
@@ -524,16 +514,17 @@ def _build(
     t.finish()
 
     t = top.table("network")
+    nd = NetworkConfig()
     network = NetworkConfig(
-        connect_timeout=t.number("connect-timeout", 10.0),
-        read_timeout=t.number("read-timeout", 30.0),
-        encoding=t.choice("encoding", "json", ("json", "xml")),
+        connect_timeout=t.number("connect-timeout", nd.connect_timeout),
+        read_timeout=t.number("read-timeout", nd.read_timeout),
+        encoding=t.choice("encoding", nd.encoding, ("json", "xml")),
     )
     t.finish()
 
     t = top.table("limits")
-    ld = LimitsConfig()
-    limits = LimitsConfig(
+    ld = Limits()
+    limits = Limits(
         conveyed_information=t.integer("conveyed-information", ld.conveyed_information, 1024),
         owner_certificate=t.integer("owner-certificate", ld.owner_certificate, 1024),
         ownership_voucher=t.integer("ownership-voucher", ld.ownership_voucher, 1024),
@@ -548,7 +539,10 @@ def _build(
     t.finish()
 
     t = top.table("retry")
-    retry = RetryConfig(initial=t.number("initial", 5.0), maximum=t.number("maximum", 600.0))
+    rd = RetryConfig()
+    retry = RetryConfig(
+        initial=t.number("initial", rd.initial), maximum=t.number("maximum", rd.maximum)
+    )
     t.finish()
     top.finish()
 

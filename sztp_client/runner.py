@@ -48,6 +48,7 @@ from sztp_client.errors import (
     TransportError,
     VerificationFailure,
 )
+from sztp_client.limits import TransportLimits
 from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformation
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
@@ -66,7 +67,6 @@ from sztp_client.transport.restconf import (
     RestconfClient,
     ServerEndpoint,
     Timeouts,
-    TransportLimits,
     parse_server_uri,
     resolve,
 )
@@ -79,7 +79,6 @@ from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     Artifacts,
     DeviceIdentity,
-    Limits,
     TrustPolicy,
     verify_bootstrapping_data,
 )
@@ -168,26 +167,9 @@ class Runner:
         self.timeouts = Timeouts(
             connect=config.network.connect_timeout, read=config.network.read_timeout
         )
-        limits = config.limits
-        # The reply carries the three artifacts in base64 (4/3 of their size, plus line
-        # breaks, which D13 allows) inside a JSON or XML wrapper.
-        artifacts = (
-            limits.conveyed_information + limits.owner_certificate + limits.ownership_voucher
-        )
-        self.transport_limits = TransportLimits(
-            response=(artifacts * 4 // 3 + 12) * 66 // 64 + 65536,
-            error_document=limits.error_document,
-            host_meta=limits.host_meta,
-        )
-        self.verify_limits = Limits(
-            conveyed_information=limits.conveyed_information,
-            owner_certificate=limits.owner_certificate,
-            ownership_voucher=limits.ownership_voucher,
-            cms_certificates=limits.cms_certificates,
-            cms_crls=limits.cms_crls,
-            path_validations=limits.path_validations,
-            redirect_servers=limits.redirect_servers,
-        )
+        # the transport's bounds derive from the [limits] table in one place (limits.py)
+        self.transport_limits = TransportLimits.of(config.limits)
+        self.verify_limits = config.limits
         self.redirect_addresses_tried = 0
         self.installer = self._installer()
         self.applier = self._applier()

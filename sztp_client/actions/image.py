@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
 from sztp_client.actions.scripts import CLEAN_PATH, run_checked
+from sztp_client.config import ImageConfig
 from sztp_client.encoding import format_datetime
 from sztp_client.errors import BootImageError, SZTPError
 from sztp_client.model.conveyed import SHA_256, BootImage
@@ -52,8 +53,8 @@ __all__ = [
     "supported_digest",
 ]
 
-MIB: Final = 1024 * 1024
-DEFAULT_MIN_FREE_BYTES: Final = 64 * MIB
+_IMAGE_DEFAULTS: Final = ImageConfig()
+DEFAULT_MIN_FREE_BYTES: Final = _IMAGE_DEFAULTS.min_free
 """Free space that must remain in the download directory while an image is written."""
 
 _COPY_CHUNK: Final = 1024 * 1024
@@ -279,7 +280,7 @@ class CommandInstaller:
     process group (killed at the timeout).  Exit status 0 means installed.
     """
 
-    def __init__(self, command: Sequence[str], *, timeout: float = 1800.0) -> None:
+    def __init__(self, command: Sequence[str], *, timeout: float = _IMAGE_DEFAULTS.timeout) -> None:
         if not command:
             raise ValueError("the installer command is empty")
         if timeout <= 0:

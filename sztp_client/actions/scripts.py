@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+from sztp_client.config import ScriptsConfig
 from sztp_client.errors import ScriptError, SZTPError
 from sztp_client.interrupt import deferred
 
@@ -56,7 +57,8 @@ _log = logging.getLogger("sztp_client.actions")
 CLEAN_PATH: Final = "/usr/sbin:/usr/bin:/sbin:/bin"
 """The only PATH a command started by the client sees."""
 
-DEFAULT_OUTPUT_LIMIT: Final = 64 * 1024
+_SCRIPTS_DEFAULTS: Final = ScriptsConfig()
+DEFAULT_OUTPUT_LIMIT: Final = _SCRIPTS_DEFAULTS.output_limit
 """Bytes of output kept (the tail) by default."""
 
 ScriptStage = Literal["pre", "post"]
@@ -299,8 +301,8 @@ def run_process(
 class ScriptPolicy:
     """How scripts run: timeout in seconds, warning exit codes (D3), output bytes kept."""
 
-    timeout: float = 600.0
-    warning_codes: frozenset[int] = frozenset({10})
+    timeout: float = _SCRIPTS_DEFAULTS.timeout
+    warning_codes: frozenset[int] = _SCRIPTS_DEFAULTS.warning_codes
     output_limit: int = DEFAULT_OUTPUT_LIMIT
 
     def __post_init__(self) -> None:

@@ -31,6 +31,7 @@ from sztp_client.errors import (
     SZTPError,
     UsageError,
 )
+from sztp_client.limits import Limits
 from sztp_client.model.conveyed import conveyed_information_to_json
 from sztp_client.model.voucher import Assertion, voucher_to_json
 from sztp_client.trust import armor, cms
@@ -42,7 +43,6 @@ from sztp_client.trust.verifier import (
     DEFAULT_ASSERTIONS,
     Artifacts,
     DeviceIdentity,
-    Limits,
     TrustPolicy,
     VerifiedData,
     verify_bootstrapping_data,

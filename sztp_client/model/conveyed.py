@@ -32,6 +32,7 @@ from sztp_client.encoding import (
     xml_to_json_tree,
 )
 from sztp_client.errors import EncodingError, ModelError
+from sztp_client.limits import Limits
 
 __all__ = [
     "MODULE",
@@ -274,7 +275,7 @@ def _bootstrap_server(value: object) -> BootstrapServer:
 
 #: most bootstrap-server entries accepted in one redirect-information (D28,
 #: limits.redirect-servers); every entry may cost a name lookup and connections
-DEFAULT_MAX_REDIRECT_SERVERS: Final = 16
+_DEFAULT_MAX_REDIRECT_SERVERS: Final = Limits().redirect_servers
 
 
 def _redirect_information(value: object, max_servers: int) -> RedirectInformation:
@@ -424,7 +425,7 @@ def parse_conveyed_information(
     data: bytes,
     encoding: Literal["json", "xml"] | None = None,
     *,
-    max_redirect_servers: int = DEFAULT_MAX_REDIRECT_SERVERS,
+    max_redirect_servers: int = _DEFAULT_MAX_REDIRECT_SERVERS,
 ) -> ConveyedInformation:
     """Parse conveyed information (R-051..R-055).
 

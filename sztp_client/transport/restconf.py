@@ -47,6 +47,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
 from sztp_client import __version__
+from sztp_client.config import NetworkConfig
 from sztp_client.encoding import load_json, load_xml, split_tag
 from sztp_client.errors import (
     ConnectError,
@@ -63,6 +64,7 @@ from sztp_client.errors import (
     TLSError,
     TransportError,
 )
+from sztp_client.limits import KIB, Limits, TransportLimits
 from sztp_client.model.rpc import (
     JSON_MEDIA_TYPE,
     MODULE,
@@ -84,7 +86,6 @@ __all__ = [
     "RestconfClient",
     "ServerEndpoint",
     "Timeouts",
-    "TransportLimits",
     "parse_server_uri",
     "resolve",
 ]
@@ -110,9 +111,9 @@ MEDIA_TYPES: Final = {"json": JSON_MEDIA_TYPE, "xml": XML_MEDIA_TYPE}
 _USER_AGENT: Final = f"sztp-client/{__version__}"
 _UNTRUSTED_INPUT_MEMBERS: Final = frozenset({"signed-data-preferred", "nonce"})
 
-MIB: Final = 1024 * 1024
-KIB: Final = 1024
 _READ_CHUNK: Final = 64 * KIB
+_NETWORK_DEFAULTS: Final = NetworkConfig()
+_DEFAULT_LIMITS: Final = TransportLimits.of(Limits())
 _SHOWN: Final = 300  # characters of server-provided text kept in messages
 _ERROR_INFO_DEPTH: Final = 32
 
@@ -283,8 +284,8 @@ def resolve(host: str, port: int) -> list[str]:
 class Timeouts:
     """Seconds to wait for a TCP connection (and TLS handshake) and for each read."""
 
-    connect: float = 10.0
-    read: float = 30.0
+    connect: float = _NETWORK_DEFAULTS.connect_timeout
+    read: float = _NETWORK_DEFAULTS.read_timeout
 
     def __post_init__(self) -> None:
         if not (self.connect > 0 and self.read > 0):
@@ -293,20 +294,6 @@ class Timeouts:
     def as_urllib3(self) -> urllib3.Timeout:
         """The same timeouts as urllib3 takes them."""
         return urllib3.Timeout(connect=self.connect, read=self.read)
-
-
-@dataclass(frozen=True, slots=True)
-class TransportLimits:
-    """Size bounds in bytes of the bodies read from a bootstrap server (D19)."""
-
-    response: int = 16 * MIB
-    error_document: int = 64 * KIB
-    host_meta: int = 64 * KIB
-    report_reply: int = 64 * KIB
-
-    def __post_init__(self) -> None:
-        if min(self.response, self.error_document, self.host_meta, self.report_reply) < 0:
-            raise ValueError("size limits must not be negative")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -593,7 +580,7 @@ class RestconfClient:
         identity: ClientIdentity | None,
         basic_auth: tuple[str, str] | None = None,
         timeouts: Timeouts = Timeouts(),
-        limits: TransportLimits = TransportLimits(),
+        limits: TransportLimits = _DEFAULT_LIMITS,
         encoding: str = "json",
     ) -> None:
         if encoding not in MEDIA_TYPES:

@@ -33,7 +33,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
@@ -44,10 +44,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from sztp_client.errors import CMSError, DataError, EncryptedContentError, SizeLimitError
+from sztp_client.limits import Limits
 from sztp_client.trust import armor, oids
 
 #: the largest CMS artifact accepted by default (D19); callers pass their configured bound
-DEFAULT_MAX_SIZE = 16 * 1024 * 1024
+DEFAULT_MAX_SIZE: Final = Limits().conveyed_information
 
 _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
@@ -61,9 +62,6 @@ _MAX_RSA_BITS = 16384
 #: RSASSA-PSS salt lengths above this are refused at parse time (the exact bound, emLen -
 #: hLen - 2, is checked once the key is known)
 _MAX_PSS_SALT = _MAX_RSA_BITS // 8
-#: default bounds on what one SignedData may carry (D28; limits.cms-certificates, -crls)
-DEFAULT_MAX_CERTIFICATES = 16
-DEFAULT_MAX_CRLS = 16
 _PSS_TRAILER_BC = (1, "trailer_field_bc")
 
 
@@ -212,41 +210,37 @@ def _inner_octets(data: bytes, what: str) -> bytes:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class BagLimits:
-    """How many certificates and CRLs one SignedData may carry (D28)."""
-
-    certificates: int = DEFAULT_MAX_CERTIFICATES
-    crls: int = DEFAULT_MAX_CRLS
+#: the default bounds on what one SignedData may carry (D28; limits.cms-certificates, -crls)
+_DEFAULT_LIMITS: Final = Limits()
 
 
 def parse_signed_data(
-    info: asn1_cms.ContentInfo, what: str, bag: BagLimits | None = None
+    info: asn1_cms.ContentInfo, what: str, bag: Limits | None = None
 ) -> SignedData:
     """Decode a SignedData ContentInfo into a :class:`SignedData`."""
     try:
         sd = info["content"]
         if not isinstance(sd, asn1_cms.SignedData):
             sd = asn1_cms.SignedData.load(sd.dump())
-        return _signed_data_from_asn1(sd, what, bag or BagLimits())
+        return _signed_data_from_asn1(sd, what, bag or _DEFAULT_LIMITS)
     except CMSError:
         raise
     except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: malformed SignedData ({_short(exc)})") from exc
 
 
-def parse_signed_data_der(der: bytes, what: str, bag: BagLimits | None = None) -> SignedData:
+def parse_signed_data_der(der: bytes, what: str, bag: Limits | None = None) -> SignedData:
     """Decode a bare SignedData (as found inside an encrypted layer)."""
     try:
         sd = asn1_cms.SignedData.load(der, strict=True)
-        return _signed_data_from_asn1(sd, what, bag or BagLimits())
+        return _signed_data_from_asn1(sd, what, bag or _DEFAULT_LIMITS)
     except CMSError:
         raise
     except Exception as exc:  # hostile input: any parser failure is malformed data
         raise CMSError(f"{what}: malformed SignedData ({_short(exc)})") from exc
 
 
-def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: BagLimits) -> SignedData:
+def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: Limits) -> SignedData:
     version = _version(sd["version"])
     encap = sd["encap_content_info"]
     econtent_type = str(encap["content_type"].dotted)
@@ -257,9 +251,13 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: BagLimits) -
     certs_field = sd["certificates"]
     if not isinstance(certs_field, asn1_core.Void):
         # counting parses only the element headers: the bound holds before any decoding
-        if len(certs_field) > bag.certificates:
+        if len(certs_field) > bag.cms_certificates:
             raise CMSBagLimitError(
-                what, "certificates", len(certs_field), bag.certificates, "limits.cms-certificates"
+                what,
+                "certificates",
+                len(certs_field),
+                bag.cms_certificates,
+                "limits.cms-certificates",
             )
         for choice in certs_field:
             if choice.name != "certificate":
@@ -272,8 +270,8 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: BagLimits) -
     crls: list[x509.CertificateRevocationList] = []
     crls_field = sd["crls"]
     if not isinstance(crls_field, asn1_core.Void):
-        if len(crls_field) > bag.crls:
-            raise CMSBagLimitError(what, "CRLs", len(crls_field), bag.crls, "limits.cms-crls")
+        if len(crls_field) > bag.cms_crls:
+            raise CMSBagLimitError(what, "CRLs", len(crls_field), bag.cms_crls, "limits.cms-crls")
         for choice in crls_field:
             if choice.name != "crl":
                 continue  # other revocation formats (OCSP) are not used (D22)
@@ -608,7 +606,7 @@ def unwrap(
     *,
     max_size: int = DEFAULT_MAX_SIZE,
     decryptor: Decryptor | None = None,
-    bag: BagLimits | None = None,
+    bag: Limits | None = None,
 ) -> Unwrapped:
     """Parse an artifact and remove an encryption layer (D14: sign-then-encrypt only).
 

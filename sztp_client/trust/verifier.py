@@ -57,8 +57,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from sztp_client.errors import CMSError, DataError, SZTPError, TrustError, VerificationFailure
+from sztp_client.limits import Limits
 from sztp_client.model.conveyed import (
-    DEFAULT_MAX_REDIRECT_SERVERS,
     ConveyedInformation,
     OnboardingInformation,
     parse_conveyed_information,
@@ -69,8 +69,6 @@ from sztp_client.trust.chain import PathError, RevocationError, check_revocation
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.signer_policy import SignerPolicyError, VoucherSignerPolicy, check_signer
 from sztp_client.trust.sources import InformationKind, SourceKind, check_delivery
-
-MIB = 1024 * 1024
 
 
 class Step(enum.StrEnum):
@@ -95,23 +93,6 @@ class Step(enum.StrEnum):
 
 
 DEFAULT_ASSERTIONS = frozenset({Assertion.VERIFIED, Assertion.LOGGED})
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Size bounds of the artifacts (D19) and of the work one artifact may cause (D28)."""
-
-    conveyed_information: int = 16 * MIB
-    owner_certificate: int = MIB
-    ownership_voucher: int = MIB
-    cms_certificates: int = cms.DEFAULT_MAX_CERTIFICATES
-    cms_crls: int = cms.DEFAULT_MAX_CRLS
-    path_validations: int = 4
-    redirect_servers: int = DEFAULT_MAX_REDIRECT_SERVERS
-
-    @property
-    def bag(self) -> cms.BagLimits:
-        return cms.BagLimits(certificates=self.cms_certificates, crls=self.cms_crls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +235,7 @@ def _pipeline(
             "conveyed-information",
             max_size=limits.conveyed_information,
             decryptor=decryptor,
-            bag=limits.bag,
+            bag=limits,
         )
     has_oc = artifacts.owner_certificate is not None
     has_ov = artifacts.ownership_voucher is not None
@@ -382,7 +363,7 @@ def _verify_voucher_signature(
             "ownership-voucher",
             max_size=policy.limits.ownership_voucher,
             decryptor=decryptor,
-            bag=policy.limits.bag,
+            bag=policy.limits,
         )
     if not isinstance(unwrapped, cms.Signed):
         raise _fail(step, "the ownership voucher is not a CMS SignedData")
@@ -523,7 +504,7 @@ def _decode_owner_certificate(
             "owner-certificate",
             max_size=limits.owner_certificate,
             decryptor=decryptor,
-            bag=limits.bag,
+            bag=limits,
         )
     if not isinstance(unwrapped, cms.Signed):
         raise _fail(step, "the owner-certificate artifact is not a CMS SignedData")

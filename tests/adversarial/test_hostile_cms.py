@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sztp_client.errors import CMSError, DataError, ModelError, TrustError, VerificationFailure
+from sztp_client.limits import Limits
 from sztp_client.trust import cms, oids, verifier
-from sztp_client.trust.verifier import Artifacts, Limits
+from sztp_client.trust.verifier import Artifacts
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import SignedSet, make_signed_set, redirect_json, voucher_json
 from sztp_lab.pki import Issued, LabPKI, make_crl, make_lab_pki
