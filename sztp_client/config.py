@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sztp_client.errors import ConfigurationError
+from sztp_client.errors import ConfigurationError, FileTooLargeError
+from sztp_client.files import read_bounded
 from sztp_client.limits import KIB, MIB, Limits
 from sztp_client.model.voucher import Assertion
 from sztp_client.trust.oids import is_dotted_oid
 
 DEFAULT_CONFIG = Path("/etc/sztp/client.toml")
-MAX_CONFIG_FILE = 1024 * 1024
+MAX_CONFIG_FILE = MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +201,11 @@ def parse_config(text: str, base: Path, source: Path | None = None) -> ClientCon
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_CONFIG_FILE + 1)
+        data = read_bounded(path, MAX_CONFIG_FILE, "the configuration file")
+    except FileTooLargeError as exc:
+        raise ConfigurationError(exc.message) from exc
     except OSError as exc:
         raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_CONFIG_FILE:
-        raise ConfigurationError(f"{path} is larger than {MAX_CONFIG_FILE} bytes")
     try:
         return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

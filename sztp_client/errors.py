@@ -160,6 +160,21 @@ class SizeLimitError(DataError):
         self.limit = limit
 
 
+class FileTooLargeError(SizeLimitError):
+    """A file is bigger than the bound it is read with (it is refused, never truncated)."""
+
+    diagnosis = "the named file is larger than the client reads: check that it is the right file"
+
+    def __init__(self, path: object, what: str, size: int, limit: int) -> None:
+        DataError.__init__(
+            self, f"{what} {path} is {size} bytes, larger than the limit of {limit} bytes"
+        )
+        self.what = f"{what} {path}"
+        self.size = size
+        self.limit = limit
+        self.path = path
+
+
 class ModelError(DataError):
     """A document does not satisfy its YANG data model; ``field`` names the offending node."""
 

@@ -41,6 +41,7 @@ from sztp_client.errors import (
     ConfigurationError,
     DataError,
     EncodingError,
+    FileTooLargeError,
     InternalError,
     ReportRejectedError,
     ScriptError,
@@ -48,7 +49,8 @@ from sztp_client.errors import (
     TransportError,
     VerificationFailure,
 )
-from sztp_client.limits import TransportLimits
+from sztp_client.files import read_bounded
+from sztp_client.limits import KIB, MIB, TransportLimits
 from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformation
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
@@ -86,7 +88,9 @@ from sztp_client.trust.verifier import (
 log = logging.getLogger("sztp_client.runner")
 
 NONCE_BYTES = 32
-MAX_PASSWORD_FILE = 4096
+MAX_PASSWORD_FILE = 4 * KIB
+#: the largest certificate file (PEM or DER) or trust-anchor bag read
+MAX_CERTIFICATE_FILE = MIB
 REBOOT_TIMEOUT = 120.0
 
 
@@ -119,8 +123,9 @@ def _load_certificates(paths: Sequence[Path], key: str) -> tuple[x509.Certificat
     found: list[x509.Certificate] = []
     for path in paths:
         try:
-            with path.open("rb") as handle:
-                data = handle.read(armor_limit() + 1)
+            data = read_bounded(path, MAX_CERTIFICATE_FILE, "the certificate file")
+        except FileTooLargeError as exc:
+            raise ConfigurationError(exc.message, key) from exc
         except OSError as exc:
             raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}", key) from exc
         try:
@@ -131,10 +136,6 @@ def _load_certificates(paths: Sequence[Path], key: str) -> tuple[x509.Certificat
             raise ConfigurationError(f"{path} holds no certificate", key)
         found.extend(certs)
     return tuple(found)
-
-
-def armor_limit() -> int:
-    return 1024 * 1024
 
 
 class Runner:
@@ -260,12 +261,11 @@ class Runner:
         if path is None:
             return None
         try:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_PASSWORD_FILE + 1)
+            data = read_bounded(path, MAX_PASSWORD_FILE, "the password file")
+        except FileTooLargeError as exc:
+            raise ConfigurationError(exc.message, "identity.password-file") from exc
         except OSError as exc:
             raise ConfigurationError(f"cannot read {path}", "identity.password-file") from exc
-        if len(data) > MAX_PASSWORD_FILE:
-            raise ConfigurationError("the password file is too large", "identity.password-file")
         try:
             password = data.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
@@ -805,7 +805,7 @@ class Runner:
 
 def _anchors_from_bag(data: bytes) -> tuple[x509.Certificate, ...]:
     """The certificates of a redirect's trust-anchor CMS (degenerate SignedData)."""
-    unwrapped = cms.unwrap(data, "trust-anchor", max_size=armor_limit())
+    unwrapped = cms.unwrap(data, "trust-anchor", max_size=MAX_CERTIFICATE_FILE)
     if not isinstance(unwrapped, cms.Signed) or not unwrapped.signed.certificates:
         raise EncodingError("trust-anchor: not a SignedData holding certificates")
     return unwrapped.signed.certificates

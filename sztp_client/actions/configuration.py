@@ -40,7 +40,7 @@ from typing import Final, Protocol
 
 from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.config import ConfigurationConfig
-from sztp_client.encoding import load_json
+from sztp_client.encoding.json import load_json
 from sztp_client.errors import ConfigApplyError, EncodingError
 from sztp_client.model.conveyed import ConfigurationHandling
 from sztp_client.state.store import fsync_dir, write_atomic

@@ -32,8 +32,10 @@ from typing import BinaryIO, Final, Protocol
 
 from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.config import ImageConfig
-from sztp_client.encoding import format_datetime
-from sztp_client.errors import BootImageError, SZTPError
+from sztp_client.encoding.yang_types import format_datetime
+from sztp_client.errors import BootImageError, FileTooLargeError, SZTPError
+from sztp_client.files import read_bounded
+from sztp_client.limits import KIB, MIB
 from sztp_client.model.conveyed import SHA_256, BootImage
 from sztp_client.state.store import atomic_file, fsync_dir, write_atomic
 
@@ -57,8 +59,8 @@ _IMAGE_DEFAULTS: Final = ImageConfig()
 DEFAULT_MIN_FREE_BYTES: Final = _IMAGE_DEFAULTS.min_free
 """Free space that must remain in the download directory while an image is written."""
 
-_COPY_CHUNK: Final = 1024 * 1024
-_SMALL_FILE_LIMIT: Final = 64 * 1024
+_COPY_CHUNK: Final = MIB
+_SMALL_FILE_LIMIT: Final = 64 * KIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,12 +313,13 @@ _SLOTS: Final = ("a", "b")
 
 
 def _read_small(path: Path) -> bytes | None:
-    """The content of a small file, None when it does not exist."""
+    """The content of a small file, None when it does not exist; a bigger file is refused."""
     try:
-        with path.open("rb") as handle:
-            return handle.read(_SMALL_FILE_LIMIT)
+        return read_bounded(path, _SMALL_FILE_LIMIT, "the slot file")
     except FileNotFoundError:
         return None
+    except FileTooLargeError as exc:
+        raise BootImageError(exc.message) from exc
 
 
 class ABDirectoryInstaller:

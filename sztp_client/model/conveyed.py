@@ -18,19 +18,16 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from sztp_client.encoding import (
+from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
+from sztp_client.encoding.xml import (
     XMLIdentity,
     XMLKind,
     XMLSchemaNode,
-    YangJSONObject,
-    decode_hex_string,
-    encode_base64,
-    json_type_name,
-    load_json,
     load_xml_with_namespaces,
     split_tag,
     xml_to_json_tree,
 )
+from sztp_client.encoding.yang_types import decode_hex_string, encode_base64
 from sztp_client.errors import EncodingError, ModelError
 from sztp_client.limits import Limits
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sztp_client.encoding.yang_types import format_datetime
 from sztp_client.errors import SZTPError
 from sztp_client.state.store import read_json, write_json
 
@@ -21,7 +22,7 @@ STATUS_VERSION = 1
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_datetime(dt.datetime.now(dt.UTC), "microseconds")
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,8 @@ from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
 from sztp_client import __version__
 from sztp_client.config import NetworkConfig
-from sztp_client.encoding import load_json, load_xml, split_tag
+from sztp_client.encoding.json import load_json
+from sztp_client.encoding.xml import load_xml, split_tag
 from sztp_client.errors import (
     ConnectError,
     ConnectionDroppedError,

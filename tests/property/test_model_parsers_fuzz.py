@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sztp_client.encoding import (
+from sztp_client.encoding.yang_types import (
     decode_base64,
     decode_hex_string,
     encode_base64,

@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from sztp_client.encoding import decode_base64
+from sztp_client.encoding.yang_types import decode_base64
 from sztp_client.errors import EncodingError, ModelError
 from sztp_client.model.conveyed import (
     SHA_256,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sztp_client.encoding import encode_base64
+from sztp_client.encoding.yang_types import encode_base64
 from sztp_client.errors import EncodingError, ModelError
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
