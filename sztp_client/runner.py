@@ -57,6 +57,7 @@ from sztp_client.model.rpc import (
     GetBootstrappingDataOutput,
     ReportProgressInput,
 )
+from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
 from sztp_client.progress import ProgressType
 from sztp_client.protocol import onboarding as m
 from sztp_client.state.device import DeviceState, InstalledImage, StateStore, now_text
@@ -65,13 +66,8 @@ from sztp_client.state.status import StatusRecorder
 from sztp_client.state.store import ensure_dir
 from sztp_client.state.sweep import sweep
 from sztp_client.transport import download as download_transport
-from sztp_client.transport.restconf import (
-    RestconfClient,
-    ServerEndpoint,
-    Timeouts,
-    parse_server_uri,
-    resolve,
-)
+from sztp_client.transport.http import Timeouts, resolve
+from sztp_client.transport.restconf import RestconfClient
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust import armor, cms
 from sztp_client.trust.clock import Clock

@@ -42,7 +42,7 @@ from sztp_client.errors import (
 )
 from sztp_client.interrupt import deferred
 from sztp_client.limits import MIB
-from sztp_client.transport.restconf import (
+from sztp_client.transport.http import (
     Timeouts,
     content_length,
     refuse_content_encoding,

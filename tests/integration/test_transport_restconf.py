@@ -46,12 +46,10 @@ from sztp_client.model.rpc import (
     parse_get_bootstrapping_data_input,
     parse_report_progress_input,
 )
+from sztp_client.model.server_uri import ServerEndpoint
 from sztp_client.progress import ProgressType
-from sztp_client.transport.restconf import (
-    RestconfClient,
-    ServerEndpoint,
-    Timeouts,
-)
+from sztp_client.transport.http import Timeouts
+from sztp_client.transport.restconf import RestconfClient
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust.clock import Clock
 from sztp_lab.pki import Issued, LabPKI, make_lab_pki, pem_bundle, utcnow

@@ -166,7 +166,7 @@ def test_d29_a_closed_connection_is_a_drop_only_when_a_certificate_was_sent() ->
 
     import urllib3
 
-    from sztp_client.transport.restconf import transport_error
+    from sztp_client.transport.http import transport_error
 
     for cause in (
         http.client.RemoteDisconnected("Remote end closed connection without response"),
