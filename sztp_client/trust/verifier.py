@@ -64,7 +64,7 @@ from sztp_client.model.conveyed import (
     parse_conveyed_information,
 )
 from sztp_client.model.voucher import Assertion, Voucher, parse_voucher
-from sztp_client.trust import armor, cms, oids
+from sztp_client.trust import armor, cms, cms_verify, oids
 from sztp_client.trust.chain import PathError, RevocationError, check_revocation, validate_path
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.signer_policy import SignerPolicyError, VoucherSignerPolicy, check_signer
@@ -397,7 +397,7 @@ def _verify_voucher_signature(
     signature_errors: list[CMSError] = []
     for cert in candidates:
         try:
-            content = cms.verify_signature(sd, signer, cert, "ownership voucher")
+            content = cms_verify.verify_signature(sd, signer, cert, "ownership voucher")
         except CMSError as exc:
             signature_errors.append(exc)
             continue
@@ -566,7 +566,7 @@ def _verify_conveyed_signature(sd: cms.SignedData, owner: x509.Certificate) -> b
             f"certificate {_name(owner)}",
         )
     try:
-        return cms.verify_signature(sd, signer, owner, "conveyed information")
+        return cms_verify.verify_signature(sd, signer, owner, "conveyed information")
     except CMSError as exc:
         raise _fail(step, exc.message) from exc
 
