@@ -291,6 +291,7 @@ def write_tool(path: Path, body: str) -> Path:
     return path
 
 
+@pytest.mark.subprocess
 def test_command_installer_success(tmp_path: Path) -> None:
     image_file = tmp_path / "os.img"
     image_file.write_bytes(IMAGE)
@@ -317,6 +318,7 @@ def test_command_installer_success(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.subprocess
 def test_command_installer_appends_path(tmp_path: Path) -> None:
     image_file = tmp_path / "os.img"
     image_file.write_bytes(IMAGE)
@@ -328,6 +330,7 @@ def test_command_installer_appends_path(tmp_path: Path) -> None:
     assert record.read_text() == f"2:flash:{image_file}\n"
 
 
+@pytest.mark.subprocess
 def test_command_installer_failure_carries_output(tmp_path: Path) -> None:
     image_file = tmp_path / "os.img"
     image_file.write_bytes(IMAGE)
@@ -338,6 +341,7 @@ def test_command_installer_failure_carries_output(tmp_path: Path) -> None:
     assert "flash write failed at block 7" in info.value.message
 
 
+@pytest.mark.subprocess
 def test_command_installer_timeout_kills_group(tmp_path: Path) -> None:
     image_file = tmp_path / "os.img"
     image_file.write_bytes(IMAGE)
@@ -361,6 +365,7 @@ def test_command_installer_timeout_kills_group(tmp_path: Path) -> None:
         pytest.fail("the installer's child process survived the timeout")
 
 
+@pytest.mark.subprocess
 def test_command_installer_missing_command(tmp_path: Path) -> None:
     with pytest.raises(BootImageError, match="cannot start"):
         CommandInstaller([str(tmp_path / "missing")]).install(tmp_path, boot_image(), DIGEST)

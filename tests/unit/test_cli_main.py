@@ -38,10 +38,12 @@ def _loaded_after(*argv: str) -> set[str]:
     [("--version",), ("status", "--config", "/nonexistent/client.toml")],
     ids=["version", "status"],
 )
+@pytest.mark.subprocess
 def test_version_and_status_do_not_load_the_network_code(argv: tuple[str, ...]) -> None:
     assert _loaded_after(*argv) == set()
 
 
+@pytest.mark.subprocess
 def test_run_loads_what_it_needs() -> None:
     assert _loaded_after("run", "--help") == set(HEAVY)
 
