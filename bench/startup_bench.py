@@ -75,7 +75,7 @@ class Sample:
 
 def measure(argv: list[str], env: dict[str, str]) -> Sample:
     request = json.dumps([argv, env])
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed launcher
         [sys.executable, "-I", "-S", "-c", LAUNCHER, request],
         capture_output=True,
         text=True,
@@ -108,7 +108,7 @@ def import_ranking(env: dict[str, str], runs: int) -> list[tuple[str, int]]:
     probe = "from sztp_client.cli.main import main\ntry:\n    main(['run', '--help'])\n"
     probe += "except SystemExit:\n    pass\n"
     for _ in range(runs):
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
             [sys.executable, "-X", "importtime", "-c", probe],
             capture_output=True,
             text=True,

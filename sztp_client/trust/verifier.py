@@ -58,11 +58,8 @@ from cryptography.hazmat.primitives import serialization
 
 from sztp_client.errors import CMSError, DataError, SZTPError, TrustError, VerificationFailure
 from sztp_client.limits import Limits
-from sztp_client.model.conveyed import (
-    ConveyedInformation,
-    OnboardingInformation,
-    parse_conveyed_information,
-)
+from sztp_client.model.conveyed import ConveyedInformation, OnboardingInformation
+from sztp_client.model.conveyed_parser import parse_conveyed_information
 from sztp_client.model.voucher import Assertion, Voucher, parse_voucher
 from sztp_client.trust import armor, cms, cms_verify, oids
 from sztp_client.trust.chain import PathError, RevocationError, check_revocation, validate_path

@@ -40,8 +40,8 @@ from sztp_client.model.conveyed import (
     OnboardingInformation,
     RedirectInformation,
     conveyed_information_to_json,
-    parse_conveyed_information,
 )
+from sztp_client.model.conveyed_parser import parse_conveyed_information
 from sztp_client.model.rpc import (
     parse_get_bootstrapping_data_input,
     parse_get_bootstrapping_data_output,

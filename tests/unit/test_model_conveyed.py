@@ -19,8 +19,8 @@ from sztp_client.model.conveyed import (
     OnboardingInformation,
     RedirectInformation,
     conveyed_information_to_json,
-    parse_conveyed_information,
 )
+from sztp_client.model.conveyed_parser import parse_conveyed_information
 
 NS = "urn:ietf:params:xml:ns:yang:ietf-sztp-conveyed-info"
 RI = "ietf-sztp-conveyed-info:redirect-information"
