@@ -33,7 +33,7 @@ from cryptography.x509.oid import NameOID
 from sztp_client import interrupt, preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
-from sztp_client.actions import report_data, scripts
+from sztp_client.actions import installers, report_data, scripts
 from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.errors import (
     BootImageError,
@@ -268,10 +268,10 @@ class Runner:
             raise ConfigurationError("the password is not UTF-8", "identity.password-file") from exc
         return (self.serial_number, password)
 
-    def _installer(self) -> image_actions.Installer:
+    def _installer(self) -> installers.Installer:
         image = self.config.image
         if image.installer == "ab-directory":
-            return image_actions.ABDirectoryInstaller(image.ab_root)
+            return installers.ABDirectoryInstaller(image.ab_root)
         if not image.command:
             raise ConfigurationError(
                 'image.installer is "command" (the default) but no command is configured: '
@@ -279,7 +279,7 @@ class Runner:
                 "image.command",
             )
         preflight.check_command(image.command, "image.command")
-        return image_actions.CommandInstaller(image.command, timeout=image.timeout)
+        return installers.CommandInstaller(image.command, timeout=image.timeout)
 
     def _applier(self) -> config_actions.Applier:
         conf = self.config.configuration
@@ -312,7 +312,7 @@ class Runner:
             (paths.run_dir, "paths.run-dir"),
             (paths.cache_dir, "paths.cache-dir"),
         ]
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
             found.append((self.config.image.ab_root, "image.ab-root"))
         return found
 
@@ -331,7 +331,7 @@ class Runner:
         script directories, temporary files of atomic writes)."""
         paths = self.config.paths
         targets = [paths.state_dir / "state.json", paths.run_dir / "status.json"]
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
             root = self.config.image.ab_root
             targets.append(root / "next")
             for slot in ("a", "b"):
@@ -353,8 +353,8 @@ class Runner:
         device = self.config.device
         if device.os_name or device.os_version:
             return image_actions.RunningSystem(device.os_name, device.os_version)
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
-            running = image_actions.ABDirectoryInstaller.running_system(self.config.image.ab_root)
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
+            running = installers.ABDirectoryInstaller.running_system(self.config.image.ab_root)
             if running.os_name or running.os_version:
                 return running
         return image_actions.read_os_release(self.config.paths.os_release)

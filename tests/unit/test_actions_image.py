@@ -16,8 +16,6 @@ import pytest
 
 from sztp_client.actions import image as img
 from sztp_client.actions.image import (
-    ABDirectoryInstaller,
-    CommandInstaller,
     RunningSystem,
     fetch_verified_image,
     image_matches_running,
@@ -25,6 +23,7 @@ from sztp_client.actions.image import (
     read_os_release,
     supported_digest,
 )
+from sztp_client.actions.installers import ABDirectoryInstaller, CommandInstaller
 from sztp_client.errors import BootImageError, ConnectError, ServerError
 from sztp_client.model.conveyed import SHA_256, BootImage, ImageVerification
 from sztp_client.progress import ProgressType

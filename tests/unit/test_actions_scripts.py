@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.actions import scripts
-from sztp_client.actions.scripts import ScriptPolicy, run_process, run_script
+from sztp_client.actions import process, scripts
+from sztp_client.actions.process import run_process
+from sztp_client.actions.scripts import ScriptPolicy, run_script
 from sztp_client.errors import ScriptError
 from sztp_client.progress import ProgressType
 
@@ -267,7 +268,7 @@ def test_run_process_outcome_describe(tmp_path: Path) -> None:
 
 
 def test_output_text_does_not_start_inside_a_utf8_sequence() -> None:
-    outcome = scripts.ProcessOutcome(
+    outcome = process.ProcessOutcome(
         returncode=0,
         timed_out=False,
         output="é".encode() * 100,
