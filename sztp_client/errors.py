@@ -139,7 +139,7 @@ class DataError(SZTPError):
     """Data received from a source is malformed, too large or not trustworthy (parsing-error).
 
     ``step`` names the verification step that refused the data, once known (see
-    ``sztp_client.trust.verifier.Step``); the verification pipeline fills it in.
+    ``sztp_client.trust.steps.Step``); the verification pipeline fills it in.
     """
 
     progress_type = ProgressType.PARSING_ERROR
@@ -200,7 +200,7 @@ class TrustError(DataError):
     """Signed data failed a verification step.
 
     ``step`` is a stable, machine-readable name of the step that failed (see
-    ``sztp_client.trust.verifier.Step``).
+    ``sztp_client.trust.steps.Step``).
     """
 
     diagnosis = (

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sztp_client.errors import CMSError, DataError, ModelError, TrustError, VerificationFailure
 from sztp_client.limits import Limits
-from sztp_client.trust import cms, cms_algorithms, cms_verify, oids, verifier
+from sztp_client.trust import cms, cms_algorithms, cms_verify, oids, verifier, voucher_steps
 from sztp_client.trust.verifier import Artifacts
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import SignedSet, make_signed_set, redirect_json, voucher_json
@@ -60,6 +60,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
 
     monkeypatch.setattr(cms_verify, "verify_signature", counting_verify)
     monkeypatch.setattr(verifier, "validate_path", counting_path)
+    monkeypatch.setattr(voucher_steps, "validate_path", counting_path)
     yield seen
 
 
