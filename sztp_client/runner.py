@@ -33,7 +33,7 @@ from cryptography.x509.oid import NameOID
 from sztp_client import interrupt, preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
-from sztp_client.actions import report_data, scripts
+from sztp_client.actions import installers, report_data, scripts
 from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.errors import (
     BootImageError,
@@ -41,6 +41,7 @@ from sztp_client.errors import (
     ConfigurationError,
     DataError,
     EncodingError,
+    FileTooLargeError,
     InternalError,
     ReportRejectedError,
     ScriptError,
@@ -48,13 +49,16 @@ from sztp_client.errors import (
     TransportError,
     VerificationFailure,
 )
+from sztp_client.files import read_bounded
+from sztp_client.limits import KIB, MIB, TransportLimits
 from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformation
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     GetBootstrappingDataOutput,
     ReportProgressInput,
 )
+from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
+from sztp_client.progress import ProgressType
 from sztp_client.protocol import onboarding as m
 from sztp_client.state.device import DeviceState, InstalledImage, StateStore, now_text
 from sztp_client.state.lock import RunLock
@@ -62,14 +66,8 @@ from sztp_client.state.status import StatusRecorder
 from sztp_client.state.store import ensure_dir
 from sztp_client.state.sweep import sweep
 from sztp_client.transport import download as download_transport
-from sztp_client.transport.restconf import (
-    RestconfClient,
-    ServerEndpoint,
-    Timeouts,
-    TransportLimits,
-    parse_server_uri,
-    resolve,
-)
+from sztp_client.transport.http import Timeouts, resolve
+from sztp_client.transport.restconf import RestconfClient
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust import armor, cms
 from sztp_client.trust.clock import Clock
@@ -79,7 +77,6 @@ from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     Artifacts,
     DeviceIdentity,
-    Limits,
     TrustPolicy,
     verify_bootstrapping_data,
 )
@@ -87,7 +84,9 @@ from sztp_client.trust.verifier import (
 log = logging.getLogger("sztp_client.runner")
 
 NONCE_BYTES = 32
-MAX_PASSWORD_FILE = 4096
+MAX_PASSWORD_FILE = 4 * KIB
+#: the largest certificate file (PEM or DER) or trust-anchor bag read
+MAX_CERTIFICATE_FILE = MIB
 REBOOT_TIMEOUT = 120.0
 
 
@@ -120,8 +119,9 @@ def _load_certificates(paths: Sequence[Path], key: str) -> tuple[x509.Certificat
     found: list[x509.Certificate] = []
     for path in paths:
         try:
-            with path.open("rb") as handle:
-                data = handle.read(armor_limit() + 1)
+            data = read_bounded(path, MAX_CERTIFICATE_FILE, "the certificate file")
+        except FileTooLargeError as exc:
+            raise ConfigurationError(exc.message, key) from exc
         except OSError as exc:
             raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}", key) from exc
         try:
@@ -132,10 +132,6 @@ def _load_certificates(paths: Sequence[Path], key: str) -> tuple[x509.Certificat
             raise ConfigurationError(f"{path} holds no certificate", key)
         found.extend(certs)
     return tuple(found)
-
-
-def armor_limit() -> int:
-    return 1024 * 1024
 
 
 class Runner:
@@ -168,26 +164,9 @@ class Runner:
         self.timeouts = Timeouts(
             connect=config.network.connect_timeout, read=config.network.read_timeout
         )
-        limits = config.limits
-        # The reply carries the three artifacts in base64 (4/3 of their size, plus line
-        # breaks, which D13 allows) inside a JSON or XML wrapper.
-        artifacts = (
-            limits.conveyed_information + limits.owner_certificate + limits.ownership_voucher
-        )
-        self.transport_limits = TransportLimits(
-            response=(artifacts * 4 // 3 + 12) * 66 // 64 + 65536,
-            error_document=limits.error_document,
-            host_meta=limits.host_meta,
-        )
-        self.verify_limits = Limits(
-            conveyed_information=limits.conveyed_information,
-            owner_certificate=limits.owner_certificate,
-            ownership_voucher=limits.ownership_voucher,
-            cms_certificates=limits.cms_certificates,
-            cms_crls=limits.cms_crls,
-            path_validations=limits.path_validations,
-            redirect_servers=limits.redirect_servers,
-        )
+        # the transport's bounds derive from the [limits] table in one place (limits.py)
+        self.transport_limits = TransportLimits.of(config.limits)
+        self.verify_limits = config.limits
         self.redirect_addresses_tried = 0
         self.installer = self._installer()
         self.applier = self._applier()
@@ -278,22 +257,21 @@ class Runner:
         if path is None:
             return None
         try:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_PASSWORD_FILE + 1)
+            data = read_bounded(path, MAX_PASSWORD_FILE, "the password file")
+        except FileTooLargeError as exc:
+            raise ConfigurationError(exc.message, "identity.password-file") from exc
         except OSError as exc:
             raise ConfigurationError(f"cannot read {path}", "identity.password-file") from exc
-        if len(data) > MAX_PASSWORD_FILE:
-            raise ConfigurationError("the password file is too large", "identity.password-file")
         try:
             password = data.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
             raise ConfigurationError("the password is not UTF-8", "identity.password-file") from exc
         return (self.serial_number, password)
 
-    def _installer(self) -> image_actions.Installer:
+    def _installer(self) -> installers.Installer:
         image = self.config.image
         if image.installer == "ab-directory":
-            return image_actions.ABDirectoryInstaller(image.ab_root)
+            return installers.ABDirectoryInstaller(image.ab_root)
         if not image.command:
             raise ConfigurationError(
                 'image.installer is "command" (the default) but no command is configured: '
@@ -301,7 +279,7 @@ class Runner:
                 "image.command",
             )
         preflight.check_command(image.command, "image.command")
-        return image_actions.CommandInstaller(image.command, timeout=image.timeout)
+        return installers.CommandInstaller(image.command, timeout=image.timeout)
 
     def _applier(self) -> config_actions.Applier:
         conf = self.config.configuration
@@ -334,7 +312,7 @@ class Runner:
             (paths.run_dir, "paths.run-dir"),
             (paths.cache_dir, "paths.cache-dir"),
         ]
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
             found.append((self.config.image.ab_root, "image.ab-root"))
         return found
 
@@ -353,7 +331,7 @@ class Runner:
         script directories, temporary files of atomic writes)."""
         paths = self.config.paths
         targets = [paths.state_dir / "state.json", paths.run_dir / "status.json"]
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
             root = self.config.image.ab_root
             targets.append(root / "next")
             for slot in ("a", "b"):
@@ -375,8 +353,8 @@ class Runner:
         device = self.config.device
         if device.os_name or device.os_version:
             return image_actions.RunningSystem(device.os_name, device.os_version)
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
-            running = image_actions.ABDirectoryInstaller.running_system(self.config.image.ab_root)
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
+            running = installers.ABDirectoryInstaller.running_system(self.config.image.ab_root)
             if running.os_name or running.os_version:
                 return running
         return image_actions.read_os_release(self.config.paths.os_release)
@@ -823,7 +801,7 @@ class Runner:
 
 def _anchors_from_bag(data: bytes) -> tuple[x509.Certificate, ...]:
     """The certificates of a redirect's trust-anchor CMS (degenerate SignedData)."""
-    unwrapped = cms.unwrap(data, "trust-anchor", max_size=armor_limit())
+    unwrapped = cms.unwrap(data, "trust-anchor", max_size=MAX_CERTIFICATE_FILE)
     if not isinstance(unwrapped, cms.Signed) or not unwrapped.signed.certificates:
         raise EncodingError("trust-anchor: not a SignedData holding certificates")
     return unwrapped.signed.certificates

@@ -33,8 +33,8 @@ from typing import Any
 
 from sztp_client.errors import InternalError, SZTPError
 from sztp_client.model.conveyed import OnboardingInformation, RedirectInformation
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import ReportingLevel
+from sztp_client.progress import ProgressType
 from sztp_client.trust.verifier import VerifiedData
 
 P = ProgressType
