@@ -48,6 +48,7 @@ class Runner:
         context: DeviceContext | None = None,
         factory: ServerFactory | None = None,
         resolver: Resolver = resolve,
+        nonce: Callable[[], bytes] | None = None,
     ) -> None:
         self.config = config
         self.recorder = recorder
@@ -60,6 +61,7 @@ class Runner:
             self.store,
             factory=factory or self._restconf,
             resolver=resolver,
+            **({"nonce": nonce} if nonce is not None else {}),
         )
         self.last_error: SZTPError | None = None
 
