@@ -2,8 +2,9 @@
 
 One :class:`OnboardingMachine` handles the data obtained from one source or bootstrap server:
 it is fed events (what the runner observed) and answers with actions (what the runner must do
-next); both are defined in :mod:`sztp_client.protocol.onboarding_events` and offered here.
-It does no I/O.  Everything that moves the machine is in this module, in two tables:
+next).  The names (states, steps, events, actions) are in
+:mod:`sztp_client.protocol.onboarding_events` and offered here too; everything that moves the
+machine is in this module, in two tables.  It does no I/O.
 
 * ``_TABLE``: (state, event type) → (next state, action builder).  The next state is written in
   the row; the builder only returns the transition's actions (it may record the verified data
@@ -23,8 +24,7 @@ that every branch is a row of the table and an edge of the generated diagram:
 * the four steps form one chain in RFC order; a step the onboarding information lacks is left
   by ``StepAbsent`` (whatever subset of steps is present, the path runs along that chain);
 * ``initiating`` and ``completing`` are left by ``NotReporting`` when the server is not
-  trusted, by ``ReportAcknowledged`` or ``ReportRejected`` when it is;
-* a rejected report is its own event (``ReportRejected``) with its own row.
+  trusted, by ``ReportAcknowledged`` or ``ReportRejected`` (its own row) when it is.
 
 Internal events rather than finer runner events, because the runner reports what happened
 (data verified, report answered) and must not know the protocol's branches; rather than more
@@ -53,18 +53,18 @@ What the table encodes:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
-from sztp_client.errors import InternalError, SZTPError
+from sztp_client.errors import SZTPError
 from sztp_client.model.conveyed import OnboardingInformation, RedirectInformation
 from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import ReportingLevel
 from sztp_client.protocol.graph import TransitionGraph, graph_of
 from sztp_client.protocol.onboarding_events import (
     INTERNAL_EVENTS,
+    TERMINAL,
     Action,
     CommitConfiguration,
     Event,
@@ -75,9 +75,11 @@ from sztp_client.protocol.onboarding_events import (
     InternalEvent,
     KeepConfiguration,
     NotReporting,
+    OnboardingState,
     OnboardingStep,
     OnboardingVerified,
     ProcessImage,
+    ProtocolError,
     Reboot,
     RedirectVerified,
     ReportAcknowledged,
@@ -133,37 +135,6 @@ __all__ = [
 P = ProgressType
 
 
-class ProtocolError(InternalError):
-    """An event arrived that the current state has no transition for (a bug in the runner)."""
-
-
-class OnboardingState(enum.StrEnum):
-    RECEIVED = "received"
-    VERIFYING = "verifying"
-    VERIFIED = "verified"  # passed through: the kind of data picks the way on
-    INITIATING = "initiating"
-    BOOT_IMAGE = "boot-image"
-    PRE_SCRIPT = "pre-script"
-    CONFIG = "config"
-    POST_SCRIPT = "post-script"
-    COMPLETING = "completing"
-    # terminal states
-    REDIRECTED = "redirected"
-    REBOOTING = "rebooting"
-    COMPLETE = "complete"
-    FAILED = "failed"
-
-
-TERMINAL = frozenset(
-    {
-        OnboardingState.REDIRECTED,
-        OnboardingState.REBOOTING,
-        OnboardingState.COMPLETE,
-        OnboardingState.FAILED,
-    }
-)
-
-
 class _StepReports(NamedTuple):
     initiated: ProgressType
     warning: ProgressType
@@ -171,20 +142,11 @@ class _StepReports(NamedTuple):
     error: ProgressType
 
 
-#: Each step's progress types (R-065, R-073..R-076).
+#: Each step's progress types (R-065, R-073..R-076), named ``<step>-<kind>`` by RFC 8572:
+#: ``boot-image-initiated`` ... ``post-script-error``.
 _REPORTS: Final = {
-    OnboardingStep.BOOT_IMAGE: _StepReports(
-        P.BOOT_IMAGE_INITIATED, P.BOOT_IMAGE_WARNING, P.BOOT_IMAGE_COMPLETE, P.BOOT_IMAGE_ERROR
-    ),
-    OnboardingStep.PRE_SCRIPT: _StepReports(
-        P.PRE_SCRIPT_INITIATED, P.PRE_SCRIPT_WARNING, P.PRE_SCRIPT_COMPLETE, P.PRE_SCRIPT_ERROR
-    ),
-    OnboardingStep.CONFIG: _StepReports(
-        P.CONFIG_INITIATED, P.CONFIG_WARNING, P.CONFIG_COMPLETE, P.CONFIG_ERROR
-    ),
-    OnboardingStep.POST_SCRIPT: _StepReports(
-        P.POST_SCRIPT_INITIATED, P.POST_SCRIPT_WARNING, P.POST_SCRIPT_COMPLETE, P.POST_SCRIPT_ERROR
-    ),
+    step: _StepReports(*(ProgressType(f"{step}-{kind}") for kind in _StepReports._fields))
+    for step in OnboardingStep
 }
 #: The state in which each step runs.
 _STEP_OF: Final = {

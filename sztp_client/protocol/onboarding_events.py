@@ -1,6 +1,7 @@
-"""What goes into and comes out of the onboarding machine: events, actions and step names.
+"""The onboarding machine's names: its states and steps, the events it takes, its actions.
 
-The events the runner feeds :class:`~sztp_client.protocol.onboarding.OnboardingMachine` say what
+The rules that connect them are in :mod:`sztp_client.protocol.onboarding`.  The events the
+runner feeds :class:`~sztp_client.protocol.onboarding.OnboardingMachine` say what
 it observed; the actions the machine answers with say what the runner must do next.  The
 internal events at the end of the events section are fed by the machine to itself, never by the
 runner: they name the branch taken where the next state depends on the data (see the table in
@@ -11,15 +12,42 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from sztp_client.errors import SZTPError
+from sztp_client.errors import InternalError, SZTPError
 from sztp_client.model.conveyed import OnboardingInformation, RedirectInformation
 from sztp_client.model.progress import ProgressType
 from sztp_client.trust.verifier import VerifiedData
 
-if TYPE_CHECKING:
-    from sztp_client.protocol.onboarding import OnboardingState
+
+class ProtocolError(InternalError):
+    """An event arrived that the current state has no transition for (a bug in the runner)."""
+
+
+class OnboardingState(enum.StrEnum):
+    RECEIVED = "received"
+    VERIFYING = "verifying"
+    VERIFIED = "verified"  # passed through: the kind of data picks the way on
+    INITIATING = "initiating"
+    BOOT_IMAGE = "boot-image"
+    PRE_SCRIPT = "pre-script"
+    CONFIG = "config"
+    POST_SCRIPT = "post-script"
+    COMPLETING = "completing"
+    # terminal states
+    REDIRECTED = "redirected"
+    REBOOTING = "rebooting"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset(
+    {
+        OnboardingState.REDIRECTED,
+        OnboardingState.REBOOTING,
+        OnboardingState.COMPLETE,
+        OnboardingState.FAILED,
+    }
+)
 
 
 class OnboardingStep(enum.StrEnum):
