@@ -40,6 +40,7 @@ from sztp_client.errors import InternalError
 #: ``transition_graph()`` lists the graph.  Registering a machine is one line here.
 MACHINES: Final[Mapping[str, str]] = {
     "onboarding": "sztp_client.protocol.onboarding",
+    "session": "sztp_client.protocol.session",
 }
 
 DOCUMENT: Final = "docs/architecture.md"

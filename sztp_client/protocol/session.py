@@ -7,7 +7,7 @@ addresses of a host and the nonce for each of them come in with :class:`Resolved
 behaviour is the table ``_TABLE``: (state, event type) → (next state, handler); the handler
 only computes the actions.  An event without a row raises :class:`ProtocolError` and leaves
 the state unchanged.  The ``NEXT_*`` and ``*_DONE`` states are choices: the handler that
-enters one adds a decision event (``_Left``, ``_Exhausted`` ...) that the table routes on.
+enters one adds a decision event (``Another``, ``NoneLeft`` ...) that the table routes on.
 
 What the table encodes:
 
@@ -37,6 +37,7 @@ from sztp_client.errors import DataError, SZTPError
 from sztp_client.model.conveyed import BootstrapServer, RedirectInformation
 from sztp_client.model.rpc import GetBootstrappingDataInput, GetBootstrappingDataOutput
 from sztp_client.protocol import onboarding as m
+from sztp_client.protocol.graph import TransitionGraph, graph_of
 from sztp_client.protocol.onboarding import ProtocolError
 from sztp_client.protocol.outcome import RunOutcome
 from sztp_client.transport.restconf import ServerEndpoint
@@ -242,49 +243,49 @@ class SessionState(enum.StrEnum):
     DONE = "done"
 
 
-# decisions taken in choice states (internal events; never fed from outside)
+# decisions taken in choice states: internal events, never fed from outside
 @dataclass(frozen=True, slots=True)
-class _Left:
+class Another:
     """There is one more (source, server, address) to try."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Exhausted:
+class NoneLeft:
     """Nothing more to try here."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Skipped:
+class Skipped:
     """This server is not tried (an unusable redirect anchor)."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Cut:
+class BoundReached:
     """The redirect-address bound is reached: this server (or list) ends failed."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Finished:
+class OnboardingEnded:
     """The onboarding machine finished (with a redirect to follow or not)."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Redirect:
+class Redirected:
     """Follow the redirect: a new list of servers one hop further."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Final:
+class Final:
     """A server completed or is rebooting: the pass ends."""
 
 
 @dataclass(frozen=True, slots=True)
-class _FromSource:
+class SourceListEnded:
     """A source's list of servers ended."""
 
 
 @dataclass(frozen=True, slots=True)
-class _FromRedirect:
+class RedirectListEnded:
     """A redirect's list of servers ended: the server that redirected ends with it."""
 
 
@@ -378,18 +379,18 @@ class Session:
 
     def _choose_source(self) -> list[Any]:
         if self._source_index < len(self.sources):
-            return [_Left()]
-        return [_Exhausted()]
+            return [Another()]
+        return [NoneLeft()]
 
     def _on_begin(self, event: Begin) -> list[Any]:
         return self._choose_source()
 
-    def _fetch_source(self, event: _Left) -> list[Any]:
+    def _fetch_source(self, event: Another) -> list[Any]:
         source = self.sources[self._source_index]
         self._source_index += 1
         return [FetchSource(source)]
 
-    def _end_pass(self, event: _Exhausted | _Final) -> list[Any]:
+    def _end_pass(self, event: NoneLeft | Final) -> list[Any]:
         if self.outcome is None:
             self.outcome = RunOutcome.NOTHING
         error = self.last_error if not self.outcome.ends_walk else None
@@ -418,7 +419,7 @@ class Session:
     def _choose_server(self) -> list[Any]:
         lst = self._list()
         if lst.index >= len(lst.servers):
-            return [_Exhausted()]
+            return [NoneLeft()]
         entry = lst.servers[lst.index]
         lst.index += 1
         if isinstance(entry, ServerCandidate):
@@ -430,7 +431,7 @@ class Session:
                 lst.current = None
                 return [
                     *self._fail(self._address_limit_error(_server_name(endpoint)), notice=True),
-                    _Cut(),
+                    BoundReached(),
                 ]
             parent = lst.parent
             if parent is None or parent.machine is None or parent.machine.data is None:
@@ -442,29 +443,29 @@ class Session:
                 self.last_error = exc
                 return [
                     Notice(f"{entry.address}: unusable trust anchor: {exc.message}"),
-                    _Skipped(),
+                    Skipped(),
                 ]
         lst.current = _Server(endpoint, trust, _server_name(endpoint))
-        return [_Left()]
+        return [Another()]
 
-    def _resolve(self, event: _Left) -> list[Any]:
+    def _resolve(self, event: Another) -> list[Any]:
         endpoint = self._server().endpoint
         return [Resolve(endpoint.host, endpoint.port)]
 
-    def _skip(self, event: _Skipped) -> list[Any]:
+    def _skip(self, event: Skipped) -> list[Any]:
         return self._choose_server()
 
-    def _cut(self, event: _Cut) -> list[Any]:
+    def _cut(self, event: BoundReached) -> list[Any]:
         self._list().failed = True
         lst = self._list()
         lst.index = len(lst.servers)  # the targets after it are not tried either
-        return [_Exhausted()]
+        return [NoneLeft()]
 
     def _on_resolve_failed(self, event: ResolveFailed) -> list[Any]:
         server = self._server()
         server.outcome = RunOutcome.NOTHING
         self.last_error = event.error
-        return [self._attempt(server, "-"), AttemptEnded("error", event.error), _Exhausted()]
+        return [self._attempt(server, "-"), AttemptEnded("error", event.error), NoneLeft()]
 
     def _attempt(self, server: _Server, address: str) -> AttemptStarted:
         return AttemptStarted(
@@ -484,15 +485,18 @@ class Session:
         server = self._server()
         if server.tried >= len(server.addresses):
             server.outcome = RunOutcome.NOTHING
-            return [_Exhausted()]
+            return [NoneLeft()]
         if server.trust.hop > 0:
             if self._address_bound_reached():
                 server.outcome = RunOutcome.FAILED
-                return [*self._fail(self._address_limit_error(server.name), notice=True), _Cut()]
+                return [
+                    *self._fail(self._address_limit_error(server.name), notice=True),
+                    BoundReached(),
+                ]
             self.redirect_addresses_tried += 1
-        return [_Left()]
+        return [Another()]
 
-    def _request(self, event: _Left) -> list[Any]:
+    def _request(self, event: Another) -> list[Any]:
         server = self._server()
         address, nonce = server.addresses[server.tried], server.nonces[server.tried]
         server.tried += 1
@@ -509,8 +513,8 @@ class Session:
         self.last_error = event.error
         return [AttemptEnded("error", event.error), *self._choose_address()]
 
-    def _address_cut(self, event: _Cut) -> list[Any]:
-        return [_Exhausted()]
+    def _address_cut(self, event: BoundReached) -> list[Any]:
+        return [NoneLeft()]
 
     # -- onboarding ---------------------------------------------------------------------------
 
@@ -552,7 +556,7 @@ class Session:
                     self.last_error = action.error
                 if action.outcome is not m.OnboardingState.REDIRECTED:
                     server.outcome = RunOutcome.of_onboarding(action.outcome)
-                out.append(_Finished())
+                out.append(OnboardingEnded())
             else:
                 out.append(action)
         return out
@@ -562,23 +566,23 @@ class Session:
         self.last_error = event.error
         server.outcome = RunOutcome.FAILED
         server.attempt_open = False
-        return [AttemptEnded("error", event.error), _Exhausted()]
+        return [AttemptEnded("error", event.error), NoneLeft()]
 
-    def _on_finished(self, event: _Finished) -> list[Any]:
+    def _on_finished(self, event: OnboardingEnded) -> list[Any]:
         server = self._server()
         machine = server.machine
         if machine is None or machine.state is not m.OnboardingState.REDIRECTED:
-            return [_Exhausted()]
+            return [NoneLeft()]
         if not server.trust.may_follow:
             server.outcome = RunOutcome.FAILED
             error = DataError(
                 f"redirect limit of {self.max_hops} hops reached at {server.name}; raise "
                 "discovery.max-redirects if the chain is legitimate"
             )
-            return [*self._fail(error, notice=True), _Exhausted()]
-        return [_Redirect()]
+            return [*self._fail(error, notice=True), NoneLeft()]
+        return [Redirected()]
 
-    def _follow(self, event: _Redirect) -> list[Any]:
+    def _follow(self, event: Redirected) -> list[Any]:
         server = self._server()
         data = server.machine.data if server.machine is not None else None
         if data is None or not isinstance(data.conveyed_information, RedirectInformation):
@@ -589,7 +593,7 @@ class Session:
 
     # -- ends ---------------------------------------------------------------------------------
 
-    def _server_done(self, event: _Exhausted | _Cut) -> list[Any]:
+    def _server_done(self, event: NoneLeft | BoundReached) -> list[Any]:
         """A server ended: close its attempt and connection; go on or end the pass."""
         lst = self._list()
         server = lst.current
@@ -605,7 +609,7 @@ class Session:
             lst.current = None
             if server.outcome.ends_walk:
                 self.outcome = server.outcome
-                return [*out, *self._unwind(), _Final()]
+                return [*out, *self._unwind(), Final()]
             lst.failed = lst.failed or server.outcome is RunOutcome.FAILED
         return [*out, *self._choose_server()]
 
@@ -623,36 +627,36 @@ class Session:
                 out.append(Disconnect())
         return out
 
-    def _servers_done(self, event: _Exhausted) -> list[Any]:
+    def _servers_done(self, event: NoneLeft) -> list[Any]:
         lst = self._lists[-1]
         if lst.parent is None:
-            return [_FromSource()]
-        return [_FromRedirect()]
+            return [SourceListEnded()]
+        return [RedirectListEnded()]
 
-    def _source_done(self, event: _FromSource) -> list[Any]:
+    def _source_done(self, event: SourceListEnded) -> list[Any]:
         lst = self._lists.pop()
         if lst.failed:
             self.outcome = RunOutcome.FAILED
         return self._choose_source()
 
-    def _redirect_done(self, event: _FromRedirect) -> list[Any]:
+    def _redirect_done(self, event: RedirectListEnded) -> list[Any]:
         lst = self._lists.pop()
         if lst.parent is None:
             raise ProtocolError("a redirect list without its parent")
         lst.parent.outcome = RunOutcome.FAILED if lst.failed else RunOutcome.NOTHING
-        return [_Exhausted()]
+        return [NoneLeft()]
 
 
 _INTERNAL_TYPES = (
-    _Left,
-    _Exhausted,
-    _Skipped,
-    _Cut,
-    _Finished,
-    _Redirect,
-    _Final,
-    _FromSource,
-    _FromRedirect,
+    Another,
+    NoneLeft,
+    Skipped,
+    BoundReached,
+    OnboardingEnded,
+    Redirected,
+    Final,
+    SourceListEnded,
+    RedirectListEnded,
 )
 
 S = SessionState
@@ -670,36 +674,41 @@ _ONBOARDING_EVENTS: tuple[type, ...] = (
 
 _TABLE: dict[tuple[SessionState, type], tuple[SessionState, _Handler]] = {
     (S.IDLE, Begin): (S.NEXT_SOURCE, Session._on_begin),
-    (S.NEXT_SOURCE, _Left): (S.FETCHING, Session._fetch_source),
-    (S.NEXT_SOURCE, _Exhausted): (S.DONE, Session._end_pass),
+    (S.NEXT_SOURCE, Another): (S.FETCHING, Session._fetch_source),
+    (S.NEXT_SOURCE, NoneLeft): (S.DONE, Session._end_pass),
     (S.FETCHING, SourceFetched): (S.NEXT_SERVER, Session._on_source_fetched),
     (S.FETCHING, SourceAbsent): (S.NEXT_SOURCE, Session._on_source_absent),
-    (S.NEXT_SERVER, _Left): (S.RESOLVING, Session._resolve),
-    (S.NEXT_SERVER, _Skipped): (S.NEXT_SERVER, Session._skip),
-    (S.NEXT_SERVER, _Cut): (S.NEXT_SERVER, Session._cut),
-    (S.NEXT_SERVER, _Exhausted): (S.SERVERS_DONE, Session._servers_done),
-    (S.SERVERS_DONE, _FromSource): (S.NEXT_SOURCE, Session._source_done),
-    (S.SERVERS_DONE, _FromRedirect): (S.SERVER_DONE, Session._redirect_done),
+    (S.NEXT_SERVER, Another): (S.RESOLVING, Session._resolve),
+    (S.NEXT_SERVER, Skipped): (S.NEXT_SERVER, Session._skip),
+    (S.NEXT_SERVER, BoundReached): (S.NEXT_SERVER, Session._cut),
+    (S.NEXT_SERVER, NoneLeft): (S.SERVERS_DONE, Session._servers_done),
+    (S.SERVERS_DONE, SourceListEnded): (S.NEXT_SOURCE, Session._source_done),
+    (S.SERVERS_DONE, RedirectListEnded): (S.SERVER_DONE, Session._redirect_done),
     (S.RESOLVING, Resolved): (S.NEXT_ADDRESS, Session._on_resolved),
     (S.RESOLVING, ResolveFailed): (S.SERVER_DONE, Session._on_resolve_failed),
-    (S.NEXT_ADDRESS, _Left): (S.REQUESTING, Session._request),
-    (S.NEXT_ADDRESS, _Exhausted): (S.SERVER_DONE, lambda session, event: [_Exhausted()]),
-    (S.NEXT_ADDRESS, _Cut): (S.SERVER_DONE, Session._address_cut),
+    (S.NEXT_ADDRESS, Another): (S.REQUESTING, Session._request),
+    (S.NEXT_ADDRESS, NoneLeft): (S.SERVER_DONE, lambda session, event: [NoneLeft()]),
+    (S.NEXT_ADDRESS, BoundReached): (S.SERVER_DONE, Session._address_cut),
     (S.REQUESTING, DataReceived): (S.ONBOARDING, Session._on_data),
     (S.REQUESTING, RequestFailed): (S.NEXT_ADDRESS, Session._on_request_failed),
     (S.REQUESTING, ActionFailed): (S.SERVER_DONE, Session._on_action_failed),
     **{(S.ONBOARDING, e): (S.ONBOARDING, Session._on_onboarding_event) for e in _ONBOARDING_EVENTS},
     (S.ONBOARDING, ActionFailed): (S.SERVER_DONE, Session._on_action_failed),
-    (S.ONBOARDING, _Finished): (S.SERVER_DONE, Session._on_finished),
-    (S.SERVER_DONE, _Exhausted): (S.NEXT_SERVER, Session._server_done),
-    (S.SERVER_DONE, _Redirect): (S.NEXT_SERVER, Session._follow),
-    (S.NEXT_SERVER, _Final): (S.DONE, Session._end_pass),
+    (S.ONBOARDING, OnboardingEnded): (S.SERVER_DONE, Session._on_finished),
+    (S.SERVER_DONE, NoneLeft): (S.NEXT_SERVER, Session._server_done),
+    (S.SERVER_DONE, Redirected): (S.NEXT_SERVER, Session._follow),
+    (S.NEXT_SERVER, Final): (S.DONE, Session._end_pass),
 }
 
 
 def transitions() -> list[tuple[str, str, str]]:
-    """The table as (state, event, next state) rows, for the documentation's diagram."""
-    return [(s.value, e.__name__.lstrip("_"), n.value) for (s, e), (n, _h) in _TABLE.items()]
+    """The table as (state, event, next state) rows."""
+    return [(s.value, e.__name__, n.value) for (s, e), (n, _h) in _TABLE.items()]
+
+
+def transition_graph() -> TransitionGraph:
+    """The table as a graph, for the generated diagram in docs/architecture.md."""
+    return graph_of(_TABLE, states=SessionState, start=SessionState.IDLE, terminal={S.DONE})
 
 
 def _server_name(endpoint: ServerEndpoint) -> str:
