@@ -26,7 +26,7 @@ from sztp_client.actions import image as image_actions
 from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.errors import ConfigurationError, DataError
 from sztp_client.protocol.image_policy import RunningSystem
-from sztp_client.protocol.session import Source, WellKnownServers
+from sztp_client.protocol.session_events import Source, WellKnownServers
 from sztp_client.transport.restconf import (
     ServerEndpoint,
     Timeouts,

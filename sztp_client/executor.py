@@ -36,8 +36,9 @@ from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformat
 from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import ReportProgressInput
 from sztp_client.protocol import onboarding as m
-from sztp_client.protocol import session as s
+from sztp_client.protocol import session_events as s
 from sztp_client.protocol.image_policy import decide_image
+from sztp_client.protocol.session import Session
 from sztp_client.state.device import DeviceState, InstalledImage, StateStore, now_text
 from sztp_client.state.status import StatusRecorder
 from sztp_client.state.store import ensure_dir
@@ -78,7 +79,7 @@ class Executor:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def run_pass(self, session: s.Session) -> s.PassEnded:
+    def run_pass(self, session: Session) -> s.PassEnded:
         """Drive ``session`` to its end; return how the pass ended."""
         queue: deque[s.Action] = deque(session.handle(s.Begin()))
         ended: s.PassEnded | None = None

@@ -8,18 +8,19 @@ import pytest
 
 from sztp_client.errors import BootImageError, ConnectError
 from sztp_client.model.conveyed import SHA_256, BootImage, ImageVerification
-from sztp_client.protocol import session as s
+from sztp_client.protocol import session_events as s
 from sztp_client.protocol.image_policy import RunningSystem, decide_image, reboot_pending
 from sztp_client.protocol.onboarding import ProtocolError
 from sztp_client.protocol.outcome import RunOutcome
+from sztp_client.protocol.session import Session, transitions
 from sztp_client.transport.restconf import ServerEndpoint
 
 ENDPOINT = ServerEndpoint("boot.example", 443)
 DIGEST = bytes(range(32))
 
 
-def _session(*endpoints: ServerEndpoint) -> s.Session:
-    return s.Session([s.WellKnownServers(endpoints)], max_hops=2)
+def _session(*endpoints: ServerEndpoint) -> Session:
+    return Session([s.WellKnownServers(endpoints)], max_hops=2)
 
 
 def test_illegal_event_raises_and_leaves_the_state() -> None:
@@ -30,7 +31,7 @@ def test_illegal_event_raises_and_leaves_the_state() -> None:
 
 
 def test_a_pass_with_no_source_ends_with_nothing() -> None:
-    session = s.Session([s.WellKnownServers(())])
+    session = Session([s.WellKnownServers(())])
     [fetch] = session.handle(s.Begin())
     assert isinstance(fetch, s.FetchSource) and not fetch.source.detect()
     [ended] = session.handle(s.SourceAbsent())
@@ -67,7 +68,7 @@ def test_a_resolve_failure_is_recorded_and_the_walk_goes_on() -> None:
 
 
 def test_transitions_are_the_table() -> None:
-    rows = s.transitions()
+    rows = transitions()
     assert ("idle", "Begin", "next-source") in rows
     assert ("requesting", "DataReceived", "onboarding") in rows
     states = {row[0] for row in rows} | {row[2] for row in rows}
