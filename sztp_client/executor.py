@@ -51,6 +51,10 @@ REBOOT_TIMEOUT = 120.0
 MAX_REPORT_MESSAGE = 4000
 
 
+def _fresh_nonce() -> bytes:
+    return os.urandom(NONCE_BYTES)
+
+
 class Executor:
     """Carries out actions for one device context; ``state`` and ``boot_id`` are the runner's."""
 
@@ -62,7 +66,7 @@ class Executor:
         *,
         factory: ServerFactory,
         resolver: Resolver,
-        nonce: Callable[[], bytes] = lambda: os.urandom(NONCE_BYTES),
+        nonce: Callable[[], bytes] | None = None,
     ) -> None:
         self.context = context
         self.config = context.config
@@ -70,7 +74,7 @@ class Executor:
         self.store = store
         self.factory = factory
         self.resolver = resolver
-        self.nonce = nonce
+        self.nonce = nonce or _fresh_nonce
         self.state = DeviceState()
         self.boot_id: str | None = None
         self.reboot_requested = False

@@ -61,7 +61,7 @@ class Runner:
             self.store,
             factory=factory or self._restconf,
             resolver=resolver,
-            **({"nonce": nonce} if nonce is not None else {}),
+            nonce=nonce,
         )
         self.last_error: SZTPError | None = None
 
@@ -172,14 +172,10 @@ class Runner:
         return RunOutcome.REBOOTING
 
     def _finish(self, outcome: RunOutcome) -> RunOutcome:
-        if outcome is RunOutcome.COMPLETE:
-            self.recorder.set_state(outcome.status, bootstrapped=True)
-        elif outcome is RunOutcome.REBOOTING:
-            self.recorder.set_state(outcome.status)
-        else:
-            if self.last_error is not None:
-                self.recorder.error(self.last_error)
-            self.recorder.set_state(outcome.status)
+        if not outcome.ends_walk and self.last_error is not None:
+            self.recorder.error(self.last_error)
+        bootstrapped = True if outcome is RunOutcome.COMPLETE else None
+        self.recorder.set_state(outcome.status, bootstrapped=bootstrapped)
         return outcome
 
 

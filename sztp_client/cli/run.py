@@ -34,7 +34,7 @@ from sztp_client.errors import (
     SZTPError,
 )
 from sztp_client.interrupt import interruptible
-from sztp_client.protocol.outcome import RunOutcome
+from sztp_client.protocol.outcome import RunOutcome, StatusState
 from sztp_client.runner import Runner
 from sztp_client.state.status import Listener, StatusRecorder, TimelineEvent
 
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
                 if recorder is not None:
                     with contextlib.suppress(SZTPError, OSError):
                         if runner is not None and runner.reboot_requested:
-                            recorder.set_state("rebooting")  # the shutdown of that reboot
+                            recorder.set_state(StatusState.REBOOTING)  # the shutdown of that reboot
                         else:
                             recorder.interrupted(exc.message)
                 say(sys.stderr, f"sztp-client: {exc.message}; the run stopped cleanly")

@@ -37,7 +37,7 @@ from sztp_client.protocol import onboarding as m
 from sztp_client.protocol import session_events as ev
 from sztp_client.protocol.graph import TransitionGraph, graph_of
 from sztp_client.protocol.onboarding import ProtocolError
-from sztp_client.protocol.outcome import RunOutcome
+from sztp_client.protocol.outcome import ATTEMPT_ERROR, RunOutcome
 from sztp_client.transport.restconf import ServerEndpoint
 from sztp_client.trust.hops import DeviceDetails, HopTrust
 from sztp_client.trust.verifier import Artifacts
@@ -219,7 +219,11 @@ class Session:
         server = self._server()
         server.outcome = RunOutcome.NOTHING
         self.last_error = event.error
-        return [self._attempt(server, "-"), ev.AttemptEnded("error", event.error), ev.NoneLeft()]
+        return [
+            self._attempt(server, "-"),
+            ev.AttemptEnded(ATTEMPT_ERROR, event.error),
+            ev.NoneLeft(),
+        ]
 
     def _attempt(self, server: _Server, address: str) -> ev.AttemptStarted:
         return ev.AttemptStarted(
@@ -265,7 +269,7 @@ class Session:
         server = self._server()
         server.attempt_open = False
         self.last_error = event.error
-        return [ev.AttemptEnded("error", event.error), *self._choose_address()]
+        return [ev.AttemptEnded(ATTEMPT_ERROR, event.error), *self._choose_address()]
 
     def _address_cut(self, event: ev.BoundReached) -> list[Any]:
         return [ev.NoneLeft()]
@@ -320,7 +324,7 @@ class Session:
         self.last_error = event.error
         server.outcome = RunOutcome.FAILED
         server.attempt_open = False
-        return [ev.AttemptEnded("error", event.error), ev.NoneLeft()]
+        return [ev.AttemptEnded(ATTEMPT_ERROR, event.error), ev.NoneLeft()]
 
     def _on_finished(self, event: ev.OnboardingEnded) -> list[Any]:
         server = self._server()
@@ -376,7 +380,7 @@ class Session:
             if parent is None:
                 continue
             if parent.attempt_open:
-                out.append(ev.AttemptEnded(self.outcome.value if self.outcome else "error"))
+                out.append(ev.AttemptEnded(self.outcome.value if self.outcome else ATTEMPT_ERROR))
             if parent.connected:
                 out.append(ev.Disconnect())
         return out
