@@ -18,7 +18,7 @@ import pytest
 
 from sztp_client.cli.run import exit_code_for
 from sztp_client.config import load_config
-from sztp_client.errors import MediaTypeError, ServerError
+from sztp_client.errors import InternalError, MediaTypeError, ServerError
 from sztp_client.model.progress import ProgressType as P
 from sztp_client.model.rpc import ReportingLevel
 from sztp_client.protocol.outcome import RunOutcome
@@ -289,3 +289,19 @@ def test_a_redirect_whose_targets_give_nothing_counts_as_nothing(
     first = sim.add("first.example", output=unsigned(redirect_json([("gone.example", 443, None)])))
     outcome, _ = _run(_device(pki, tmp_path / "d", [first.url]), sim)
     assert outcome is RunOutcome.NOTHING
+
+
+def test_an_unexpected_error_of_one_server_goes_on_to_the_next(
+    pki: LabPKI, sim: Simulator, tmp_path: Path
+) -> None:
+    """R-024, D28: a project error that is neither transport nor data (here an internal one)
+    while talking to the first server ends that server's attempt, not the pass."""
+    first = sim.add("one.example", error=InternalError("boom"))
+    second = sim.add("two.example", output=unsigned(CONFIG))
+    device = _device(pki, tmp_path / "d", [first.url, second.url])
+    outcome, _ = _run(device, sim)
+    assert outcome is RunOutcome.COMPLETE
+    attempts = _status(device)["attempts"]
+    assert [a["outcome"] for a in attempts] == ["error", "bootstrap-complete"]
+    assert attempts[0]["error"]["type"] == "InternalError"
+    assert sim.closed == len(sim.connects)
