@@ -36,7 +36,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> ArgumentParser:
     parser = ArgumentParser(
         prog="sztp-client",
         description=paragraph(
-            "Secure Zero Touch Provisioning (RFC 8572) client.  Every command reads the "
+            "Secure Zero Touch Provisioning (RFC 8572) client.  run and status read the "
             "configuration in /etc/sztp/client.toml (and the drop-ins in client.toml.d/ "
             "beside it) unless --config names another file.  `sztp-client COMMAND --help` "
             "tells more."

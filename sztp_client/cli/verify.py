@@ -53,11 +53,27 @@ JSON_VERSION = 1
 MAX_CERTIFICATE_FILE = 1024 * 1024
 
 
+#: exit codes of verify, as docs/verify.md lists them
+VERIFY_EXIT_CODES = """\
+exit codes:
+  0    the artifacts are acceptable
+  64   usage error (a missing --voucher-signer-trust-anchors, a bad option value)
+  65   not acceptable, or an input over its size bound
+  66   an input file is missing or unreadable
+  70   internal error (a bug: the traceback is printed)
+  78   the trust anchors would let an IDevID sign vouchers, or the IDevID does not
+       validate to --manufacturer-trust-anchors
+"""
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "verify",
         help="verify conveyed information, owner certificate and ownership voucher",
-        description="Judge SZTP artifacts as a device judges data from an untrusted source.",
+        description="Judge SZTP artifacts as a device judges data from an untrusted source; "
+        "no configuration file is read.",
+        epilog=VERIFY_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "conveyed_information",

@@ -298,10 +298,10 @@ def test_help_shows_exit_codes_and_the_default_config(
         assert f"  {code} " in out or f"{code}:" in out, code
 
 
-def test_every_option_of_run_and_status_has_help() -> None:
-    from sztp_client.cli.main import build_parser
+def test_every_option_of_every_command_has_help() -> None:
+    from sztp_client.cli.main import COMMANDS, build_parser
 
-    parser = build_parser(("run", "status"))
+    parser = build_parser(COMMANDS)
     sub = next(a for a in parser._actions if a.dest == "command")
     parsers = [parser, *sub.choices.values()]  # type: ignore[union-attr]
     for each in parsers:
@@ -309,6 +309,14 @@ def test_every_option_of_run_and_status_has_help() -> None:
             if action.dest in ("help", "command"):
                 continue
             assert action.help, f"{each.prog} {action.option_strings or action.dest}"
+
+
+def test_verify_help_shows_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    out = capsys.readouterr().out
+    for code in ("0", "64", "65", "66", "70", "78"):
+        assert f"  {code} " in out, code
 
 
 class _Broken(io.StringIO):
