@@ -11,8 +11,8 @@ docs/architecture.md shows each registered machine's diagram between two marker 
 
     python -m sztp_client.protocol.graph --write docs/architecture.md
 
-``--check`` exits 1 and names the sections that are missing, stale or unknown;
-tests/unit/test_docs_graphs.py does the same check in the suite.
+``--check`` exits 1 and names the sections that are missing, stale or unknown; ``make lint``
+runs it, and tests/unit/test_docs_graphs.py does the same check in the suite.
 
 To show another machine: give its module a ``transition_graph()`` function (see
 :func:`sztp_client.protocol.onboarding.transition_graph`), add ONE line to :data:`MACHINES`
