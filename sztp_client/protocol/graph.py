@@ -11,8 +11,8 @@ docs/architecture.md shows each registered machine's diagram between two marker 
 
     python -m sztp_client.protocol.graph --write docs/architecture.md
 
-``--check`` exits 1 and names the sections that are missing, stale or unknown;
-tests/unit/test_docs_graphs.py does the same check in the suite.
+``--check`` exits 1 and names the sections that are missing, stale or unknown; ``make lint``
+runs it, and tests/unit/test_docs_graphs.py does the same check in the suite.
 
 To show another machine: give its module a ``transition_graph()`` function (see
 :func:`sztp_client.protocol.onboarding.transition_graph`), add ONE line to :data:`MACHINES`
@@ -52,6 +52,7 @@ def command(path: object = DOCUMENT) -> str:
 
 
 _S = TypeVar("_S", bound=enum.Enum)
+_E = TypeVar("_E")
 
 
 class Transition(NamedTuple):
@@ -98,23 +99,30 @@ def _name(state: enum.Enum) -> str:
     return str(state.value)
 
 
+def _event_name(event: object) -> str:
+    if isinstance(event, type):
+        return event.__name__
+    return str(event.value) if isinstance(event, enum.Enum) else str(event)
+
+
 def graph_of(
-    table: Mapping[tuple[_S, type], Sequence[object]],
+    table: Mapping[tuple[_S, _E], Sequence[object]],
     *,
     states: Iterable[_S],
     start: _S,
     terminal: Iterable[_S],
 ) -> TransitionGraph:
-    """The graph of a table ``(state, event type) -> (next state, ...)``: the next state is the
-    first item of each row's value, as in the onboarding table."""
+    """The graph of a table ``(state, event) -> (next state, ...)``: the next state is the first
+    item of each row's value, as in the onboarding table.  An event is named by its class name
+    when it is a type (event classes), by its value when it is an enum member."""
     order = [_name(state) for state in states]
     rank = {name: index for index, name in enumerate(order)}
     rows = []
     for (source, event), row in table.items():
         target = row[0]
         if not isinstance(target, enum.Enum):
-            raise InternalError(f"row ({source}, {event.__name__}) has no next state")
-        rows.append(Transition(_name(source), event.__name__, _name(target)))
+            raise InternalError(f"row ({source}, {_event_name(event)}) has no next state")
+        rows.append(Transition(_name(source), _event_name(event), _name(target)))
     rows.sort(key=lambda t: (rank.get(t.source, -1), rank.get(t.target, -1), t.event))
     return TransitionGraph(
         states=tuple(order),

@@ -4,7 +4,9 @@ One :class:`OnboardingMachine` handles the data obtained from one source or boot
 it is fed events (what the runner observed) and answers with actions (what the runner must do
 next).  The names (states, steps, events, actions) are in
 :mod:`sztp_client.protocol.onboarding_events` and offered here too; everything that moves the
-machine is in this module, in two tables.  It does no I/O.
+machine is in this module, in two tables.  It does no I/O.  :func:`transition_graph` lists
+the table's transitions; docs/architecture.md shows them as a diagram drawn by
+:mod:`sztp_client.protocol.graph`.
 
 * ``_TABLE``: (state, event type) → (next state, action builder).  The next state is written in
   the row; the builder only returns the transition's actions (it may record the verified data

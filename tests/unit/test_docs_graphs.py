@@ -8,6 +8,7 @@ redraws the diagrams.
 from __future__ import annotations
 
 import contextlib
+import enum
 import io
 import runpy
 import sys
@@ -164,3 +165,27 @@ def test_running_the_module_prints_every_diagram(monkeypatch: pytest.MonkeyPatch
     assert graph.sections(out.getvalue()) == {
         name: graph.block(g) for name, g in graph.registered().items()
     }
+
+
+def test_a_table_keyed_by_enum_events_is_drawn_too() -> None:
+    """A machine whose events are enum members rather than classes lists its graph the same
+    way; a row without a next state is refused."""
+
+    class State(enum.Enum):
+        IDLE = "idle"
+        DONE = "done"
+
+    class Kick(enum.Enum):
+        GO = "go"
+
+    listed = graph.graph_of(
+        {(State.IDLE, Kick.GO): (State.DONE, None)},
+        states=State,
+        start=State.IDLE,
+        terminal={State.DONE},
+    )
+    assert listed.transitions == (graph.Transition("idle", "go", "done"),)
+    with pytest.raises(graph.InternalError, match="no next state"):
+        graph.graph_of(
+            {(State.IDLE, Kick.GO): ("done",)}, states=State, start=State.IDLE, terminal=()
+        )

@@ -503,3 +503,109 @@ def test_every_subset_of_steps_runs_in_rfc_order(
         S.CONFIG,
         S.POST_SCRIPT,
     ]
+
+
+TERMINATING = {
+    P.BOOTSTRAP_COMPLETE,
+    P.BOOTSTRAP_ERROR,
+    P.PARSING_ERROR,
+    P.BOOT_IMAGE_INSTALLED_REBOOTING,
+    *(m._REPORTS[s].error for s in STEPS),
+}
+
+
+def answers(action: m.Action, info: object) -> list[m.Event | None]:
+    """Every answer a runner may give to ``action`` (None: nothing to feed back)."""
+    if isinstance(action, m.Verify):
+        return [m.Verified(verified(info)), m.VerificationFailed(TrustError("decode", "x"))]
+    if isinstance(action, m.SendReport) and action.acknowledge:
+        error = ReportRejectedError("200", status=200)
+        return [
+            m.ReportAcknowledged(action.progress_type),
+            m.ReportRejected(action.progress_type, error),
+        ]
+    if isinstance(action, m.ProcessImage):
+        return [
+            m.ImageUpToDate("running"),
+            m.ImageInstalled(bytes(32)),
+            m.StepFailed(m.OnboardingStep.BOOT_IMAGE, BootImageError("x")),
+        ]
+    if isinstance(action, m.RunScript):
+        stage = "pre" if action.step is m.OnboardingStep.PRE_SCRIPT else "post"
+        return [
+            m.StepSucceeded(action.step),
+            m.StepSucceeded(action.step, warning=True, output="w"),
+            m.StepFailed(action.step, ScriptError(stage, "exit 3")),
+        ]
+    if isinstance(action, m.CommitConfiguration):
+        config = m.OnboardingStep.CONFIG
+        return [m.StepSucceeded(config), m.StepFailed(config, ConfigApplyError("x"))]
+    return [None]
+
+
+def every_path(
+    info: object, trusted: bool, level: ReportingLevel
+) -> list[tuple[m.OnboardingMachine, list[m.Action], list[m.Event]]]:
+    """Every run of a machine on ``info``, over every answer to every action."""
+    done = []
+    todo: list[list[int]] = [[]]
+    while todo:
+        choices = todo.pop()
+        machine = m.OnboardingMachine(reports=trusted, reporting_level=level)
+        queue, seen, fed, picked = machine.handle(m.Start()), [], [], 0
+        while queue:
+            action = queue.pop(0)
+            seen.append(action)
+            options = answers(action, info)
+            if len(options) > 1 and picked == len(choices):
+                todo += [[*choices, i] for i in range(len(options))]
+                break
+            event = options[choices[picked]] if len(options) > 1 else options[0]
+            picked += len(options) > 1
+            if event is not None:
+                fed.append(event)
+                queue += machine.handle(event)
+        else:
+            done.append((machine, seen, fed))
+    return done
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
+@pytest.mark.parametrize("level", list(ReportingLevel), ids=[lv.value for lv in ReportingLevel])
+@pytest.mark.parametrize("info", [FULL, CONFIG_ONLY, REDIRECT], ids=["full", "config", "redirect"])
+def test_every_path_ends_once_with_the_rules_of_reporting_and_rollback(
+    info: object, level: ReportingLevel, trusted: bool
+) -> None:
+    """Over every answer a runner may give: one Finish, last, naming the state reached;
+    reports to a trusted server only (R-066), at minimal level bootstrap-initiated and one
+    terminating report (R-064), none for redirect information (R-057); a rollback exactly when
+    a committed configuration meets a failure, before its report (R-080); keep, reboot and
+    follow only on the outcomes that call for them (R-072, R-024)."""
+    paths = every_path(info, trusted, level)
+    assert len(paths) > 1
+    for machine, seen, fed in paths:
+        assert machine.finished, fed
+        finishes = [a for a in seen if isinstance(a, m.Finish)]
+        assert finishes == [seen[-1]] and finishes[0].outcome is machine.state, fed
+        sent = reports(seen)
+        if not trusted or machine.state is S.REDIRECTED:
+            assert sent == [], fed
+        elif level is ReportingLevel.MINIMAL:
+            complete_rejected = m.ReportRejected in map(type, fed) and P.BOOTSTRAP_COMPLETE in sent
+            # R-078: a bootstrap-complete answered with anything but 204 is followed by an error
+            ends = [P.BOOTSTRAP_COMPLETE, P.BOOTSTRAP_ERROR] if complete_rejected else sent[1:]
+            assert sent[0] is P.BOOTSTRAP_INITIATED and sent[1:] == ends, fed
+            assert len(ends) == 1 + complete_rejected and ends[-1] in TERMINATING, fed
+        committed = any(
+            isinstance(e, m.StepSucceeded) and e.step is m.OnboardingStep.CONFIG for e in fed
+        )
+        kinds_seen = kinds(seen)
+        assert ("RollbackConfiguration" in kinds_seen) == (
+            committed and machine.state is S.FAILED
+        ), fed
+        if "RollbackConfiguration" in kinds_seen and trusted:
+            last_report = max(i for i, kind in enumerate(kinds_seen) if kind == "SendReport")
+            assert kinds_seen.index("RollbackConfiguration") < last_report, fed
+        assert ("KeepConfiguration" in kinds_seen) == (machine.state is S.COMPLETE), fed
+        assert ("Reboot" in kinds_seen) == (machine.state is S.REBOOTING), fed
+        assert ("FollowRedirect" in kinds_seen) == (machine.state is S.REDIRECTED), fed
