@@ -15,7 +15,6 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from sztp_client import preflight
 from sztp_client.actions import image as image_actions
@@ -97,9 +96,6 @@ class Runner:
         with RunLock(self.config.paths.run_dir):
             self.recorder.recover_stale()
             yield
-
-    def directories(self) -> list[tuple[Path, str]]:
-        return self.context.directories()
 
     def _sweep(self) -> None:
         """Remove what an earlier run that ended abruptly left behind (partial downloads,
