@@ -119,3 +119,18 @@ def test_reboot_not_happened() -> None:
     assert not reboot_pending(False, installed, "boot-1")
     assert not reboot_pending(True, [], "boot-1")
     assert not reboot_pending(True, installed, None)
+
+
+def test_sources_in_order_an_absent_one_skipped() -> None:
+    """R-004, R-005: sources are tried in order; one that detects nothing is passed over."""
+    absent = s.WellKnownServers((), name="empty source")
+    present = s.WellKnownServers((ENDPOINT,))
+    session = Session([absent, present])
+    [fetch] = session.handle(s.Begin())
+    assert isinstance(fetch, s.FetchSource) and fetch.source is absent
+    [fetch] = session.handle(s.SourceAbsent())
+    assert isinstance(fetch, s.FetchSource) and fetch.source is present
+    [resolve] = session.handle(s.SourceFetched(tuple(present.fetch())))
+    assert resolve == s.Resolve("boot.example", 443)
+    started, _request = session.handle(s.Resolved(("192.0.2.1",), (DIGEST,)))
+    assert isinstance(started, s.AttemptStarted) and started.source == present.name
