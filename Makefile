@@ -43,6 +43,7 @@ lint: $(STAMP)
 bench: system-deps bench-deps $(STAMP)
 	$(PY) bench/verify_bench.py
 	$(PY) bench/session_bench.py
+	$(PY) bench/startup_bench.py --importtime
 
 # make demo KEEP=/tmp/sztp-demo: leave the device, its status and the logs there to look at.
 demo: system-deps $(STAMP)

@@ -58,7 +58,7 @@ import urllib3
 from cryptography.hazmat.backends.openssl import backend as crypto_backend
 
 from sztp_client.transport.download import download
-from sztp_client.transport.restconf import Timeouts
+from sztp_client.transport.http import Timeouts
 from sztp_lab.artifacts import make_signed_set, onboarding_json
 from sztp_lab.lab import LabLayout, create_lab
 from sztp_lab.scenario import Device, make_device

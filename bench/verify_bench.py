@@ -51,7 +51,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sztp_client.errors import DataError
-from sztp_client.trust import cms
+from sztp_client.limits import Limits
+from sztp_client.trust import cms, cms_verify
 from sztp_client.trust.chain import validate_path
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.signer_policy import VoucherSignerPolicy
@@ -59,7 +60,6 @@ from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import (
     Artifacts,
     DeviceIdentity,
-    Limits,
     TrustPolicy,
     verify_bootstrapping_data,
 )
@@ -196,7 +196,7 @@ def conveyed_signature_call(fx: Fixture) -> Callable[[], object]:
         if not isinstance(unwrapped, cms.Signed):
             raise SystemExit("the conveyed information is not SignedData")
         sd = unwrapped.signed
-        return cms.verify_signature(sd, sd.signers[0], owner, "conveyed information")
+        return cms_verify.verify_signature(sd, sd.signers[0], owner, "conveyed information")
 
     call()
     return call

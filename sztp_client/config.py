@@ -12,20 +12,18 @@ key (exit 78).
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sztp_client.errors import ConfigurationError
+from sztp_client.limits import KIB, MIB, Limits
 from sztp_client.model.voucher import Assertion
+from sztp_client.toml_tables import Table, merge, note_origins, parse_toml, read_toml
 from sztp_client.trust.oids import is_dotted_oid
 
 DEFAULT_CONFIG = Path("/etc/sztp/client.toml")
-MAX_CONFIG_FILE = 1024 * 1024
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +91,7 @@ class ImageConfig:
 class ScriptsConfig:
     timeout: float = 600.0
     warning_codes: frozenset[int] = frozenset({10})
-    output_limit: int = 64 * 1024
+    output_limit: int = 64 * KIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,20 +118,6 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class LimitsConfig:
-    conveyed_information: int = 16 * MIB
-    owner_certificate: int = MIB
-    ownership_voucher: int = MIB
-    error_document: int = 64 * 1024
-    host_meta: int = 64 * 1024
-    cms_certificates: int = 16
-    cms_crls: int = 16
-    path_validations: int = 4
-    redirect_servers: int = 16
-    redirect_addresses: int = 64
-
-
-@dataclass(frozen=True, slots=True)
 class RetryConfig:
     initial: float = 5.0
     maximum: float = 600.0
@@ -153,7 +137,7 @@ class ClientConfig:
     configuration: ConfigurationConfig = field(default_factory=ConfigurationConfig)
     bootstrap_complete: CompletionConfig = field(default_factory=CompletionConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    limits: Limits = field(default_factory=Limits)
     retry: RetryConfig = field(default_factory=RetryConfig)
 
 
@@ -170,7 +154,7 @@ def load_config(path: Path | None = None, *, required: bool = False) -> ClientCo
     main = path or DEFAULT_CONFIG
     documents: list[tuple[Path, dict[str, Any]]] = []
     if main.exists():
-        documents.append((main, _read_toml(main)))
+        documents.append((main, read_toml(main)))
     elif required:
         raise ConfigurationError(
             f"the configuration file {main} does not exist: write it (every key is described "
@@ -180,179 +164,22 @@ def load_config(path: Path | None = None, *, required: bool = False) -> ClientCo
     dropin_dir = main.with_name(main.name + ".d")
     if dropin_dir.is_dir():
         for dropin in sorted(dropin_dir.glob("*.toml")):
-            documents.append((dropin, _read_toml(dropin)))
+            documents.append((dropin, read_toml(dropin)))
     merged: dict[str, Any] = {}
     origins: dict[str, Path] = {}
     for source, document in documents:
-        _merge(merged, document)
-        _note_origins(origins, document, source)
+        merge(merged, document)
+        note_origins(origins, document, source)
     base = main.parent.resolve() if main.exists() else Path("/")
     return _build(merged, base, main if main.exists() else None, origins)
 
 
-def _note_origins(origins: dict[str, Path], document: Mapping[str, Any], source: Path) -> None:
-    """Remember, for every dotted key, the file that set it last."""
-
-    def walk(table: Mapping[str, Any], prefix: str) -> None:
-        for key, value in table.items():
-            dotted = f"{prefix}.{key}" if prefix else key
-            origins[dotted] = source
-            if isinstance(value, dict):
-                walk(value, dotted)
-
-    walk(document, "")
-
-
 def parse_config(text: str, base: Path, source: Path | None = None) -> ClientConfig:
     """Build a configuration from TOML text (tests and embedders)."""
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"not valid TOML: {exc}") from exc
-    return _build(document, base, source)
+    return _build(parse_toml(text), base, source)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_CONFIG_FILE + 1)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_CONFIG_FILE:
-        raise ConfigurationError(f"{path} is larger than {MAX_CONFIG_FILE} bytes")
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
-
-
-def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
-    for key, value in other.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
-
-
-class _Table:
-    """Reads one TOML table, converting values and remembering which keys were used."""
-
-    def __init__(
-        self,
-        data: Mapping[str, Any],
-        name: str,
-        base: Path,
-        origins: Mapping[str, Path] | None = None,
-    ) -> None:
-        self.data = data
-        self.name = name
-        self.base = base
-        self.origins = origins or {}
-        self.used: set[str] = set()
-
-    def key(self, key: str) -> str:
-        return f"{self.name}.{key}" if self.name else key
-
-    def get(self, key: str) -> Any:
-        self.used.add(key)
-        return self.data.get(key)
-
-    def string(self, key: str, default: str | None = None) -> str | None:
-        value = self.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise ConfigurationError("must be a string", self.key(key))
-        return value if value != "" else default
-
-    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.string(key, default) or default
-        if value not in allowed:
-            raise ConfigurationError(f"must be one of {', '.join(allowed)}", self.key(key))
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise ConfigurationError("must be true or false", self.key(key))
-        return value
-
-    def integer(self, key: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-        value = self.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigurationError("must be an integer", self.key(key))
-        if value < minimum or (maximum is not None and value > maximum):
-            upper = f" and at most {maximum}" if maximum is not None else ""
-            raise ConfigurationError(f"must be at least {minimum}{upper}", self.key(key))
-        return value
-
-    def number(self, key: str, default: float, minimum: float = 0.0) -> float:
-        value = self.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigurationError("must be a number", self.key(key))
-        if value <= minimum:
-            raise ConfigurationError(f"must be greater than {minimum}", self.key(key))
-        return float(value)
-
-    def path(self, key: str, default: Path | None = None) -> Path | None:
-        value = self.string(key)
-        if value is None:
-            return default
-        return self.base / value
-
-    def paths(self, key: str) -> tuple[Path, ...]:
-        return tuple(self.base / item for item in self.strings(key))
-
-    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigurationError("must be a list of strings", self.key(key))
-        return tuple(value)
-
-    def integers(self, key: str, default: frozenset[int]) -> frozenset[int]:
-        value = self.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value
-        ):
-            raise ConfigurationError("must be a list of exit statuses (0..255)", self.key(key))
-        return frozenset(value)
-
-    def table(self, key: str) -> _Table:
-        value = self.get(key)
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            raise ConfigurationError("must be a table", self.key(key))
-        return _Table(value, self.key(key), self.base, self.origins)
-
-    def finish(self) -> None:
-        """Refuse a key nothing read: name its file and suggest the nearest valid key."""
-        unknown = sorted(set(self.data) - self.used)
-        if not unknown:
-            return
-        key = unknown[0]
-        where = self.origins.get(self.key(key))
-        message = "unknown key" + (f" in {where}" if where is not None else "")
-        nearest = difflib.get_close_matches(key, sorted(self.used), n=1, cutoff=0.6)
-        if nearest:
-            message += f"; did you mean {self.key(nearest[0])}?"
-        else:
-            valid = ", ".join(sorted(self.used))
-            message += f"; the valid keys here are: {valid}" if valid else ""
-        raise ConfigurationError(message, self.key(key))
-
-
-def _oid(table: _Table, key: str) -> str | None:
+def _oid(table: Table, key: str) -> str | None:
     """An optional dotted OID string (e.g. "1.3.6.1.5.5.7.3.2")."""
     value = table.string(key)
     if value is None:
@@ -365,7 +192,7 @@ def _oid(table: _Table, key: str) -> str | None:
     return value
 
 
-def _nonempty_paths(table: _Table, key: str) -> tuple[Path, ...]:
+def _nonempty_paths(table: Table, key: str) -> tuple[Path, ...]:
     """An optional list of paths that, when given, is not empty."""
     raw = table.get(key)
     paths = table.paths(key)
@@ -377,7 +204,7 @@ def _nonempty_paths(table: _Table, key: str) -> tuple[Path, ...]:
 
 
 def _check_anchor_lists(
-    table: _Table, voucher_signer: tuple[Path, ...], manufacturer: tuple[Path, ...]
+    table: Table, voucher_signer: tuple[Path, ...], manufacturer: tuple[Path, ...]
 ) -> None:
     """Anchor lists that are given are not empty (an empty list is a mistake, never a policy)."""
     for key, value in (
@@ -418,8 +245,8 @@ def _build(
     source: Path | None,
     origins: Mapping[str, Path] | None = None,
 ) -> ClientConfig:
-    top = _Table(document, "", base, origins)
-    enabled = top.boolean("enabled", True)
+    top = Table(document, "", base, origins)
+    enabled = top.boolean("enabled", ClientConfig().enabled)
 
     t = top.table("device")
     device = DeviceConfig(
@@ -441,7 +268,8 @@ def _build(
         raise ConfigurationError("certificate and key are given together", "identity")
 
     t = top.table("trust")
-    names = t.strings("accept-assertions", ("verified", "logged"))
+    td = TrustConfig()
+    names = t.strings("accept-assertions", tuple(sorted(a.value for a in td.accept_assertions)))
     try:
         assertions = frozenset(Assertion(name) for name in names)
     except ValueError as exc:
@@ -453,7 +281,7 @@ def _build(
     manufacturer_anchors = t.paths("manufacturer-trust-anchors")
     _check_anchor_lists(t, voucher_signer_anchors, manufacturer_anchors)
     trust = TrustConfig(
-        clock=t.choice("clock", "untrusted", ("trusted", "untrusted")),
+        clock=t.choice("clock", td.clock, ("trusted", "untrusted")),
         bootstrap_server_trust_anchors=t.paths("bootstrap-server-trust-anchors"),
         voucher_signer_trust_anchors=voucher_signer_anchors,
         manufacturer_trust_anchors=manufacturer_anchors,
@@ -461,14 +289,15 @@ def _build(
         voucher_signer_extended_key_usage=_oid(t, "voucher-signer-extended-key-usage"),
         voucher_signer_certificate_policy=_oid(t, "voucher-signer-certificate-policy"),
         voucher_signer_pinned_certificates=_nonempty_paths(t, "voucher-signer-pinned-certificates"),
-        require_nonce_voucher=t.boolean("require-nonce-voucher", False),
+        require_nonce_voucher=t.boolean("require-nonce-voucher", td.require_nonce_voucher),
     )
     t.finish()
 
     t = top.table("discovery")
+    dd = DiscoveryConfig()
     discovery = DiscoveryConfig(
-        bootstrap_servers=t.strings("bootstrap-servers"),
-        max_redirects=t.integer("max-redirects", 8, minimum=0, maximum=10),
+        bootstrap_servers=t.strings("bootstrap-servers", dd.bootstrap_servers),
+        max_redirects=t.integer("max-redirects", dd.max_redirects, minimum=0, maximum=10),
     )
     t.finish()
 
@@ -486,31 +315,33 @@ def _build(
     t = top.table("image")
     image_defaults = ImageConfig()
     image = ImageConfig(
-        installer=t.choice("installer", "command", ("command", "ab-directory")),
-        command=t.strings("command"),
+        installer=t.choice("installer", image_defaults.installer, ("command", "ab-directory")),
+        command=t.strings("command", image_defaults.command),
         ab_root=t.path("ab-root") or image_defaults.ab_root,
         timeout=t.number("timeout", image_defaults.timeout),
         min_free=t.integer("min-free", image_defaults.min_free),
-        verify_tls=t.boolean("verify-tls", False),
+        verify_tls=t.boolean("verify-tls", image_defaults.verify_tls),
         reboot_command=t.strings("reboot-command", image_defaults.reboot_command),
     )
     t.finish()
 
     t = top.table("scripts")
+    sd = ScriptsConfig()
     scripts = ScriptsConfig(
-        timeout=t.number("timeout", 600.0),
-        warning_codes=t.integers("warning-codes", frozenset({10})),
-        output_limit=t.integer("output-limit", 64 * 1024, minimum=1024),
+        timeout=t.number("timeout", sd.timeout),
+        warning_codes=t.integers("warning-codes", sd.warning_codes),
+        output_limit=t.integer("output-limit", sd.output_limit, minimum=1024),
     )
     t.finish()
 
     t = top.table("configuration")
+    cd = ConfigurationConfig()
     configuration = ConfigurationConfig(
-        applier=t.choice("applier", "command", ("command", "file")),
-        commit_command=t.strings("commit-command"),
-        rollback_command=t.strings("rollback-command"),
-        file=t.path("file"),
-        timeout=t.number("timeout", 600.0),
+        applier=t.choice("applier", cd.applier, ("command", "file")),
+        commit_command=t.strings("commit-command", cd.commit_command),
+        rollback_command=t.strings("rollback-command", cd.rollback_command),
+        file=t.path("file", cd.file),
+        timeout=t.number("timeout", cd.timeout),
     )
     t.finish()
     if configuration.applier == "file" and configuration.file is None:
@@ -524,16 +355,17 @@ def _build(
     t.finish()
 
     t = top.table("network")
+    nd = NetworkConfig()
     network = NetworkConfig(
-        connect_timeout=t.number("connect-timeout", 10.0),
-        read_timeout=t.number("read-timeout", 30.0),
-        encoding=t.choice("encoding", "json", ("json", "xml")),
+        connect_timeout=t.number("connect-timeout", nd.connect_timeout),
+        read_timeout=t.number("read-timeout", nd.read_timeout),
+        encoding=t.choice("encoding", nd.encoding, ("json", "xml")),
     )
     t.finish()
 
     t = top.table("limits")
-    ld = LimitsConfig()
-    limits = LimitsConfig(
+    ld = Limits()
+    limits = Limits(
         conveyed_information=t.integer("conveyed-information", ld.conveyed_information, 1024),
         owner_certificate=t.integer("owner-certificate", ld.owner_certificate, 1024),
         ownership_voucher=t.integer("ownership-voucher", ld.ownership_voucher, 1024),
@@ -548,7 +380,10 @@ def _build(
     t.finish()
 
     t = top.table("retry")
-    retry = RetryConfig(initial=t.number("initial", 5.0), maximum=t.number("maximum", 600.0))
+    rd = RetryConfig()
+    retry = RetryConfig(
+        initial=t.number("initial", rd.initial), maximum=t.number("maximum", rd.maximum)
+    )
     t.finish()
     top.finish()
 

@@ -23,26 +23,26 @@ from cryptography import x509
 from sztp_client import preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
+from sztp_client.actions import installers
 from sztp_client.config import ClientConfig, check_trust_configuration
-from sztp_client.errors import ConfigurationError, DataError
+from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
+from sztp_client.files import read_bounded
+from sztp_client.limits import KIB, MIB, Limits, TransportLimits
+from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
 from sztp_client.protocol.image_policy import RunningSystem
 from sztp_client.protocol.session_events import Source, WellKnownServers
-from sztp_client.transport.restconf import (
-    ServerEndpoint,
-    Timeouts,
-    TransportLimits,
-    parse_server_uri,
-)
+from sztp_client.transport.http import Timeouts
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust import armor
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.identity import issuer_key_id, subject_serial_number
 from sztp_client.trust.signer_policy import VoucherSignerPolicy
 from sztp_client.trust.signer_policy import check_configuration as check_signer_configuration
-from sztp_client.trust.verifier import DeviceIdentity, Limits
+from sztp_client.trust.verifier import DeviceIdentity
 
-MAX_PASSWORD_FILE = 4096
-MAX_CERTIFICATE_FILE = 1024 * 1024
+MAX_PASSWORD_FILE = 4 * KIB
+#: the largest certificate file (PEM or DER) read
+MAX_CERTIFICATE_FILE = MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class DeviceContext:
     timeouts: Timeouts
     transport_limits: TransportLimits
     verify_limits: Limits
-    installer: image_actions.Installer
+    installer: installers.Installer
     applier: config_actions.Applier
     clock_source: Callable[[], Clock]
 
@@ -79,7 +79,7 @@ class DeviceContext:
             (paths.run_dir, "paths.run-dir"),
             (paths.cache_dir, "paths.cache-dir"),
         ]
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
             found.append((self.config.image.ab_root, "image.ab-root"))
         return found
 
@@ -87,7 +87,7 @@ class DeviceContext:
         """Files whose partial versions an abruptly ended run may have left (swept)."""
         paths = self.config.paths
         targets = [paths.state_dir / "state.json", paths.run_dir / "status.json"]
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
             root = self.config.image.ab_root
             targets.append(root / "next")
             for slot in ("a", "b"):
@@ -101,8 +101,8 @@ class DeviceContext:
         device = self.config.device
         if device.os_name or device.os_version:
             return RunningSystem(device.os_name, device.os_version)
-        if isinstance(self.installer, image_actions.ABDirectoryInstaller):
-            running = image_actions.ABDirectoryInstaller.running_system(self.config.image.ab_root)
+        if isinstance(self.installer, installers.ABDirectoryInstaller):
+            running = installers.ABDirectoryInstaller.running_system(self.config.image.ab_root)
             if running.os_name or running.os_version:
                 return running
         return image_actions.read_os_release(self.config.paths.os_release)
@@ -126,10 +126,6 @@ def build_context(config: ClientConfig) -> DeviceContext:
         config.trust.bootstrap_server_trust_anchors, "trust.bootstrap-server-trust-anchors"
     )
     voucher_signer = _voucher_signer_policy(config, idevid_chain)
-    limits = config.limits
-    # The reply carries the three artifacts in base64 (4/3 of their size, plus line breaks,
-    # which D13 allows) inside a JSON or XML wrapper.
-    artifacts = limits.conveyed_information + limits.owner_certificate + limits.ownership_voucher
     basic_auth = _basic_auth(config, serial)
     installer = _installer(config)
     applier = _applier(config)
@@ -145,20 +141,9 @@ def build_context(config: ClientConfig) -> DeviceContext:
         voucher_signer=voucher_signer,
         basic_auth=basic_auth,
         timeouts=Timeouts(connect=config.network.connect_timeout, read=config.network.read_timeout),
-        transport_limits=TransportLimits(
-            response=(artifacts * 4 // 3 + 12) * 66 // 64 + 65536,
-            error_document=limits.error_document,
-            host_meta=limits.host_meta,
-        ),
-        verify_limits=Limits(
-            conveyed_information=limits.conveyed_information,
-            owner_certificate=limits.owner_certificate,
-            ownership_voucher=limits.ownership_voucher,
-            cms_certificates=limits.cms_certificates,
-            cms_crls=limits.cms_crls,
-            path_validations=limits.path_validations,
-            redirect_servers=limits.redirect_servers,
-        ),
+        # the transport's bounds derive from the [limits] table in one place (limits.py)
+        transport_limits=TransportLimits.of(config.limits),
+        verify_limits=config.limits,
         installer=installer,
         applier=applier,
         clock_source=_trusted_now if trusted_clock else Clock.untrusted,
@@ -174,8 +159,9 @@ def load_certificates(paths: Sequence[Path], key: str) -> tuple[x509.Certificate
     found: list[x509.Certificate] = []
     for path in paths:
         try:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_CERTIFICATE_FILE + 1)
+            data = read_bounded(path, MAX_CERTIFICATE_FILE, "the certificate file")
+        except FileTooLargeError as exc:
+            raise ConfigurationError(exc.message, key) from exc
         except OSError as exc:
             raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}", key) from exc
         try:
@@ -259,12 +245,11 @@ def _basic_auth(config: ClientConfig, serial: str) -> tuple[str, str] | None:
     if path is None:
         return None
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_PASSWORD_FILE + 1)
+        data = read_bounded(path, MAX_PASSWORD_FILE, "the password file")
+    except FileTooLargeError as exc:
+        raise ConfigurationError(exc.message, "identity.password-file") from exc
     except OSError as exc:
         raise ConfigurationError(f"cannot read {path}", "identity.password-file") from exc
-    if len(data) > MAX_PASSWORD_FILE:
-        raise ConfigurationError("the password file is too large", "identity.password-file")
     try:
         password = data.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
@@ -272,10 +257,10 @@ def _basic_auth(config: ClientConfig, serial: str) -> tuple[str, str] | None:
     return (serial, password)
 
 
-def _installer(config: ClientConfig) -> image_actions.Installer:
+def _installer(config: ClientConfig) -> installers.Installer:
     image = config.image
     if image.installer == "ab-directory":
-        return image_actions.ABDirectoryInstaller(image.ab_root)
+        return installers.ABDirectoryInstaller(image.ab_root)
     if not image.command:
         raise ConfigurationError(
             'image.installer is "command" (the default) but no command is configured: '
@@ -283,7 +268,7 @@ def _installer(config: ClientConfig) -> image_actions.Installer:
             "image.command",
         )
     preflight.check_command(image.command, "image.command")
-    return image_actions.CommandInstaller(image.command, timeout=image.timeout)
+    return installers.CommandInstaller(image.command, timeout=image.timeout)
 
 
 def _applier(config: ClientConfig) -> config_actions.Applier:

@@ -9,8 +9,8 @@ Each class knows three things an operator or the runner needs (D20):
   found, 70 internal, 75 temporary or another run holds the lock, 77 permission denied,
   78 configuration; 130 and 143 after SIGINT and SIGTERM).
 
-A class may also carry a ``diagnosis``: advice to the operator on what to check, shown by
-``sztp-client status`` (``None``: the status module's table by class names applies).
+Each class also carries a ``diagnosis``: advice to the operator on what to check, shown by
+``sztp-client status``; a class without its own inherits its parent's (along the MRO).
 
 Messages say what failed and what to check.  They never contain secrets.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 
 EXIT_OK = 0
 EXIT_USAGE = 64
@@ -38,7 +38,7 @@ class SZTPError(Exception):
     progress_type: ClassVar[ProgressType | None] = ProgressType.BOOTSTRAP_ERROR
     retryable: ClassVar[bool] = False
     exit_code: ClassVar[int] = EXIT_SOFTWARE
-    diagnosis: ClassVar[str | None] = None
+    diagnosis: ClassVar[str] = "see the message"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -68,6 +68,8 @@ class InputFileError(SZTPError):
 
 class ConfigurationError(SZTPError):
     """The client's configuration is invalid; the message names the key."""
+
+    diagnosis = "fix the named key in the client configuration"
 
     progress_type = None
     exit_code = EXIT_CONFIG
@@ -137,7 +139,7 @@ class DataError(SZTPError):
     """Data received from a source is malformed, too large or not trustworthy (parsing-error).
 
     ``step`` names the verification step that refused the data, once known (see
-    ``sztp_client.trust.verifier.Step``); the verification pipeline fills it in.
+    ``sztp_client.trust.steps.Step``); the verification pipeline fills it in.
     """
 
     progress_type = ProgressType.PARSING_ERROR
@@ -156,6 +158,21 @@ class SizeLimitError(DataError):
         self.what = what
         self.size = size
         self.limit = limit
+
+
+class FileTooLargeError(SizeLimitError):
+    """A file is bigger than the bound it is read with (it is refused, never truncated)."""
+
+    diagnosis = "the named file is larger than the client reads: check that it is the right file"
+
+    def __init__(self, path: object, what: str, size: int, limit: int) -> None:
+        DataError.__init__(
+            self, f"{what} {path} is {size} bytes, larger than the limit of {limit} bytes"
+        )
+        self.what = f"{what} {path}"
+        self.size = size
+        self.limit = limit
+        self.path = path
 
 
 class ModelError(DataError):
@@ -183,8 +200,13 @@ class TrustError(DataError):
     """Signed data failed a verification step.
 
     ``step`` is a stable, machine-readable name of the step that failed (see
-    ``sztp_client.trust.verifier.Step``).
+    ``sztp_client.trust.steps.Step``).
     """
+
+    diagnosis = (
+        "the data is not proven trustworthy: run `sztp-client verify` on the artifacts to see "
+        "which step fails"
+    )
 
     def __init__(self, step: str, message: str) -> None:
         super().__init__(message)
@@ -209,6 +231,8 @@ class VerificationFailure(DataError):
 class SourceTrustError(DataError):
     """A source delivered a kind of data it is not allowed to deliver (RFC 8572 §5.3, R-025)."""
 
+    diagnosis = "unsigned onboarding information came from an untrusted source"
+
 
 class TransportError(SZTPError):
     """Talking to a bootstrap server or a file server failed; trying again later may help."""
@@ -221,10 +245,17 @@ class TransportError(SZTPError):
 class ConnectError(TransportError):
     """No TCP connection, or the connection broke or timed out."""
 
+    diagnosis = "check that the server is reachable (address, port, routes, firewall)"
+
 
 class TLSError(TransportError):
     """The TLS handshake failed: most often the server certificate does not validate to the
     trust anchors in use (check the bootstrap-server trust anchors and the clock mode)."""
+
+    diagnosis = (
+        "check the bootstrap-server trust anchors, the server certificate's names and the clock "
+        "mode"
+    )
 
 
 class ServerCertificateError(TLSError):
@@ -258,6 +289,8 @@ class ConnectionDroppedError(ConnectError):
 class ServerError(TransportError):
     """A server answered with an HTTP error; RESTCONF error documents are parsed (D8)."""
 
+    diagnosis = "the server refused the request: check its log and the device's identity"
+
     def __init__(
         self,
         message: str,
@@ -289,6 +322,8 @@ class MediaTypeError(ServerError):
 class ReportRejectedError(TransportError):
     """A progress report was answered with anything but 204 No Content (R-067, R-078)."""
 
+    diagnosis = "the bootstrap server did not accept a progress report with 204"
+
     retryable = False
 
     def __init__(self, message: str, *, status: int) -> None:
@@ -299,6 +334,8 @@ class ReportRejectedError(TransportError):
 class BootImageError(SZTPError):
     """The boot image could not be downloaded, verified or installed (boot-image-error)."""
 
+    diagnosis = "check the download URIs, the image hash and the installer"
+
     progress_type = ProgressType.BOOT_IMAGE_ERROR
     exit_code = EXIT_TEMPFAIL
     retryable = True
@@ -306,6 +343,8 @@ class BootImageError(SZTPError):
 
 class ScriptError(SZTPError):
     """A pre- or post-configuration script failed: status, signal or timeout (D3)."""
+
+    diagnosis = "the script's output tail is in the message"
 
     exit_code = EXIT_DATAERR
 
@@ -323,6 +362,8 @@ class ScriptError(SZTPError):
 
 class ConfigApplyError(SZTPError):
     """The configuration could not be committed, or a rollback failed (config-error)."""
+
+    diagnosis = "check the configuration applier's commands and the configuration"
 
     progress_type = ProgressType.CONFIG_ERROR
     exit_code = EXIT_DATAERR

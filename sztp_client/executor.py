@@ -33,8 +33,8 @@ from sztp_client.errors import (
     VerificationFailure,
 )
 from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformation
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import ReportProgressInput
+from sztp_client.progress import ProgressType
 from sztp_client.protocol import onboarding as m
 from sztp_client.protocol import session_events as s
 from sztp_client.protocol.image_policy import decide_image

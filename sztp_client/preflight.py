@@ -27,26 +27,26 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 
 from sztp_client.actions.scripts import CLEAN_PATH
-from sztp_client.errors import ConfigurationError, PermissionDeniedError
+from sztp_client.errors import ConfigurationError, FileTooLargeError, PermissionDeniedError
+from sztp_client.files import read_bounded
+from sztp_client.limits import MIB
 from sztp_client.state.store import ensure_dir
 
-MAX_KEY_FILE: Final = 1024 * 1024
+MAX_KEY_FILE: Final = MIB
 
 
 def read_file(path: Path, key: str, limit: int = MAX_KEY_FILE) -> bytes:
     """The bytes of ``path`` (at most ``limit``); 77 when not allowed, 78 when missing."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+        return read_bounded(path, limit, "the file")
+    except FileTooLargeError as exc:
+        raise ConfigurationError(exc.message, key) from exc
     except PermissionError as exc:
         raise PermissionDeniedError(f"cannot read {path}: permission denied", key) from exc
     except FileNotFoundError as exc:
         raise ConfigurationError(f"{path} does not exist", key) from exc
     except OSError as exc:
         raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}", key) from exc
-    if len(data) > limit:
-        raise ConfigurationError(f"{path} is larger than {limit} bytes", key)
-    return data
 
 
 def load_private_key(path: Path) -> PrivateKeyTypes:

@@ -22,6 +22,7 @@ from sztp_client.config import ClientConfig
 from sztp_client.context import DeviceContext, build_context
 from sztp_client.errors import SZTPError
 from sztp_client.executor import Executor
+from sztp_client.model.server_uri import ServerEndpoint
 from sztp_client.protocol.image_policy import reboot_pending
 from sztp_client.protocol.outcome import RunOutcome
 from sztp_client.protocol.session import Session
@@ -30,8 +31,9 @@ from sztp_client.state.lock import RunLock
 from sztp_client.state.status import StatusRecorder
 from sztp_client.state.store import ensure_dir
 from sztp_client.state.sweep import sweep
+from sztp_client.transport.http import resolve
 from sztp_client.transport.interface import BootstrapServer, Resolver, ServerFactory
-from sztp_client.transport.restconf import RestconfClient, ServerEndpoint, resolve
+from sztp_client.transport.restconf import RestconfClient
 from sztp_client.trust.hops import DeviceDetails, ServerTrust
 
 

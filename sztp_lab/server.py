@@ -1,6 +1,6 @@
 """A lab bootstrap server (RFC 8572 §7) and a lab file server, over HTTPS on loopback.
 
-Both run ``http.server.ThreadingHTTPServer`` in a background thread, one thread per connection,
+Both run :class:`sztp_lab.https.HTTPSServer` in a background thread, one thread per connection,
 and keep a log of what devices asked for (``log``, and JSON lines in ``log_path`` when given).
 
 :class:`LabBootstrapServer` answers ``GET /.well-known/host-meta`` and the two RPCs of
@@ -27,21 +27,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import ctypes
 import datetime as dt
 import hmac
 import json
-import os
 import socket
-import socketserver
 import ssl
-import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Final, Self
@@ -55,6 +51,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from sztp_lab.artifacts import SignedSet
+from sztp_lab.https import DRAIN_LIMIT, HTTPSServer, load_server_identity
 from sztp_lab.pki import Issued, pem_bundle
 
 __all__ = [
@@ -82,11 +79,6 @@ REPORT_PROGRESS: Final = f"{MODULE}:report-progress"
 HOST_META_PATH: Final = "/.well-known/host-meta"
 XRD_MEDIA_TYPE: Final = "application/xrd+xml"
 MAX_REQUEST_BODY: Final = 1024 * 1024
-# A body over MAX_REQUEST_BODY is still read (up to this) so that the client sees the 413.
-DRAIN_LIMIT: Final = 16 * MAX_REQUEST_BODY
-HANDSHAKE_TIMEOUT: Final = 10.0
-DRAIN_TIMEOUT: Final = 5.0
-IDLE_TIMEOUT: Final = 30.0
 FILE_CHUNK: Final = 64 * 1024
 BASIC_REALM: Final = "sztp-lab"
 _ENCODING_DER: Final = 2  # _ssl.ENCODING_DER, for the certificates of get_unverified_chain()
@@ -573,12 +565,6 @@ class ServerConfig:
 # TLS
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
 # Strict mode must finish the handshake with a client certificate that does not validate, and
 # then drop the connection as deployed servers do.  Python's ssl cannot ask for a client
 # certificate without refusing the handshake when it does not validate, so a verify callback
@@ -689,12 +675,7 @@ def tls_server_context(
     context.minimum_version = max(minimum_version, ssl.TLSVersion.TLSv1_2)
     if maximum_version is not None:
         context.maximum_version = maximum_version
-    with tempfile.TemporaryDirectory(prefix="sztp-lab-tls-") as private:
-        cert_file = Path(private) / "cert.pem"
-        key_file = Path(private) / "key.pem"
-        _write_private(cert_file, identity.pem_chain())
-        _write_private(key_file, identity.key_pem())
-        context.load_cert_chain(cert_file, key_file)
+    load_server_identity(context, identity.pem_chain(), identity.key_pem())
     if client_ca:
         context.load_verify_locations(cadata=pem_bundle(client_ca).decode("ascii"))
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
@@ -754,11 +735,9 @@ def _peer_chain_length(connection: socket.socket) -> int | None:
 # The HTTP server machinery shared by both servers
 
 
-class _LabHTTPServer(ThreadingHTTPServer):
-    """One thread per connection (joined on close); TLS handshakes in those threads."""
-
-    daemon_threads = False
-    block_on_close = True
+class _LabHTTPServer(HTTPSServer):
+    """The shared HTTPS server, recording failed handshakes in the lab's log and, in strict
+    mode, dropping a client whose certificate did not validate after the handshake."""
 
     def __init__(
         self,
@@ -767,113 +746,40 @@ class _LabHTTPServer(ThreadingHTTPServer):
         context: ssl.SSLContext | None,
         lab: _BackgroundServer,
     ) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.context = context
         self.lab = lab
-        self._connections_lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._closing = False
-        super().__init__(address, handler)
+        super().__init__(address, handler, context)
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks the host name up (getfqdn): not needed on loopback.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
+    def handshake_failed(self, client_address: Any, exc: BaseException) -> None:
+        self.lab._record(
+            {
+                "time": _now(),
+                "event": "tls-handshake-failed",
+                "client": str(client_address[0]),
+                "error": str(exc) or type(exc).__name__,
+            }
+        )
 
-    def _track(self, connection: socket.socket) -> bool:
-        with self._connections_lock:
-            if self._closing:
-                return False
-            self._connections.add(connection)
-            return True
-
-    def _untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        connection: socket.socket = request
-        if not self._track(connection):
-            return
+    def handshake(self, connection: ssl.SSLSocket, client_address: Any) -> bool:
+        failures: list[str] = []
+        _verify_state.failures = failures
         try:
-            if self.context is not None:
-                connection = self.context.wrap_socket(
-                    request, server_side=True, do_handshake_on_connect=False
-                )
-                self._untrack(request)
-                if not self._track(connection):
-                    return
-                connection.settimeout(HANDSHAKE_TIMEOUT)
-                failures: list[str] = []
-                _verify_state.failures = failures
-                try:
-                    connection.do_handshake()
-                except (OSError, ValueError) as exc:
-                    self.lab._record(
-                        {
-                            "time": _now(),
-                            "event": "tls-handshake-failed",
-                            "client": str(client_address[0]),
-                            "error": str(exc) or type(exc).__name__,
-                        }
-                    )
-                    _drain(connection)
-                    return
-                finally:
-                    _verify_state.failures = None
-                if failures:
-                    # strict mode: as deployed servers do, no alert, no answer, no close_notify
-                    self.lab._record(
-                        {
-                            "time": _now(),
-                            "event": "client-certificate-dropped",
-                            "client": str(client_address[0]),
-                            "client_serial": _peer_serial(connection, last_rdn=True),
-                            "error": "; ".join(dict.fromkeys(failures)),
-                        }
-                    )
-                    return
-            connection.settimeout(IDLE_TIMEOUT)
-            self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
-        except (OSError, ValueError):
-            pass  # the client went away, or stop() shut the connection down
-        except Exception:  # a bug in the lab: show it, keep serving the others
-            traceback.print_exc()
+            if not super().handshake(connection, client_address):
+                return False
         finally:
-            self._untrack(connection)
-            self._untrack(request)
-            if connection is not request:
-                connection.close()
-
-    def close_connections(self) -> None:
-        """Shut down every open connection so that its thread ends (stop() calls this)."""
-        with self._connections_lock:
-            self._closing = True
-            connections = list(self._connections)
-        for connection in connections:
-            # The plain socket's shutdown: SSLSocket.shutdown would drop the TLS object under
-            # the thread still reading from it.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(connection, socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # finish_request already absorbs connection errors; nothing to print
-
-
-def _drain(connection: socket.socket) -> None:
-    """After a refused handshake (the alert is sent): read what the client still sends until
-    it closes, so that closing here sends no RST, which could make the client lose the alert."""
-    with contextlib.suppress(OSError, ValueError):
-        socket.socket.shutdown(connection, socket.SHUT_WR)
-        connection.settimeout(DRAIN_TIMEOUT)
-        received = 0
-        while received < DRAIN_LIMIT:
-            chunk = socket.socket.recv(connection, FILE_CHUNK)
-            if not chunk:
-                break
-            received += len(chunk)
+            _verify_state.failures = None
+        if failures:
+            # strict mode: as deployed servers do, no alert, no answer, no close_notify
+            self.lab._record(
+                {
+                    "time": _now(),
+                    "event": "client-certificate-dropped",
+                    "client": str(client_address[0]),
+                    "client_serial": _peer_serial(connection, last_rdn=True),
+                    "error": "; ".join(dict.fromkeys(failures)),
+                }
+            )
+            return False
+        return True
 
 
 class _Handler(BaseHTTPRequestHandler):

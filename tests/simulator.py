@@ -14,14 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sztp_client.errors import ConnectError, ReportRejectedError, SZTPError
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     GetBootstrappingDataOutput,
     ReportingLevel,
     ReportProgressInput,
 )
-from sztp_client.transport.restconf import ServerEndpoint
+from sztp_client.model.server_uri import ServerEndpoint
+from sztp_client.progress import ProgressType
 from sztp_client.trust.hops import ServerTrust
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import SignedSet

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from sztp_client.limits import Limits
 from sztp_client.model.voucher import Assertion
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.signer_policy import VoucherSignerPolicy
@@ -13,7 +14,6 @@ from sztp_client.trust.verifier import (
     DEFAULT_ASSERTIONS,
     Artifacts,
     DeviceIdentity,
-    Limits,
     TrustPolicy,
     VerifiedData,
     verify_bootstrapping_data,

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from sztp_client.actions.scripts import CLEAN_PATH, run_checked
-from sztp_client.encoding import load_json
+from sztp_client.config import ConfigurationConfig
+from sztp_client.encoding.json import load_json
 from sztp_client.errors import ConfigApplyError, EncodingError
 from sztp_client.model.conveyed import ConfigurationHandling
 from sztp_client.state.store import fsync_dir, write_atomic
@@ -49,6 +50,8 @@ __all__ = ["BACKUP_SUFFIX", "Applier", "CommandApplier", "FileApplier"]
 BACKUP_SUFFIX: Final = ".sztp-previous"
 
 _BACKUP_MAGIC: Final = b"sztp-previous v1"
+
+_CONFIGURATION_DEFAULTS: Final = ConfigurationConfig()
 
 
 class Applier(Protocol):
@@ -84,7 +87,7 @@ class CommandApplier:
         rollback_command: Sequence[str] | None,
         *,
         work_dir: Path,
-        timeout: float = 600.0,
+        timeout: float = _CONFIGURATION_DEFAULTS.timeout,
     ) -> None:
         if not commit_command:
             raise ValueError("the commit command is empty")

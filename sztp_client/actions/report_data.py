@@ -27,7 +27,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
-from sztp_client.errors import EncodingError
+from sztp_client.errors import EncodingError, FileTooLargeError
+from sztp_client.files import read_bounded
+from sztp_client.limits import KIB, MIB
 from sztp_client.model.rpc import SSHHostKey
 from sztp_client.trust.armor import load_certificates
 
@@ -41,10 +43,10 @@ __all__ = [
 
 _log = logging.getLogger("sztp_client.actions")
 
-MAX_KEY_FILE: Final = 64 * 1024
+MAX_KEY_FILE: Final = 64 * KIB
 """The largest SSH public key file read."""
 
-MAX_TRUST_ANCHOR_FILE: Final = 1024 * 1024
+MAX_TRUST_ANCHOR_FILE: Final = MIB
 """The largest trust-anchor chain file read (D19's bound for trust-anchor artifacts)."""
 
 _UINT32: Final = 4
@@ -52,15 +54,13 @@ _UINT32: Final = 4
 
 def _read_bounded(path: Path, limit: int, what: str) -> bytes | None:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+        return read_bounded(path, limit, what)
+    except FileTooLargeError as exc:
+        _log.warning("%s left out: larger than %d bytes", exc.what, limit)
+        return None
     except OSError as exc:
         _log.warning("%s %s left out: %s", what, path, exc.strerror or exc)
         return None
-    if len(data) > limit:
-        _log.warning("%s %s left out: larger than %d bytes", what, path, limit)
-        return None
-    return data
 
 
 def _first_ssh_string(blob: bytes) -> bytes | None:

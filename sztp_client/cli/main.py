@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Final, NoReturn
 
@@ -85,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception:  # a bug: show it, with its traceback, and exit 70
+        import traceback  # noqa: PLC0415 - only after a bug
+
         traceback.print_exc()
         return EXIT_SOFTWARE
     return result

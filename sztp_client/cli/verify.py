@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography import x509
 
-from sztp_client.encoding import format_datetime, parse_datetime
+from sztp_client.encoding.yang_types import format_datetime, parse_datetime
 from sztp_client.errors import (
     EXIT_OK,
     ConfigurationError,
@@ -30,6 +30,8 @@ from sztp_client.errors import (
     SZTPError,
     UsageError,
 )
+from sztp_client.files import read_bounded
+from sztp_client.limits import MIB, Limits
 from sztp_client.model.conveyed import conveyed_information_to_json
 from sztp_client.model.voucher import Assertion, voucher_to_json
 from sztp_client.trust import armor, cms
@@ -42,7 +44,6 @@ from sztp_client.trust.verifier import (
     DEFAULT_ASSERTIONS,
     Artifacts,
     DeviceIdentity,
-    Limits,
     TrustPolicy,
     VerifiedData,
     verify_bootstrapping_data,
@@ -50,7 +51,7 @@ from sztp_client.trust.verifier import (
 
 JSON_VERSION = 1
 #: largest certificate file read (D19: trust-anchor artifacts 1 MiB)
-MAX_CERTIFICATE_FILE = 1024 * 1024
+MAX_CERTIFICATE_FILE = MIB
 
 
 #: exit codes of verify, as docs/verify.md lists them
@@ -348,13 +349,9 @@ def _certificates(name: str, option: str) -> list[x509.Certificate]:
 
 def _read_file(name: str, what: str, limit: int) -> bytes:
     try:
-        with Path(name).open("rb") as handle:
-            data = handle.read(limit + 1)
+        return read_bounded(Path(name), limit, what)
     except OSError as exc:
         raise InputFileError(f"{what} {name}: {exc.strerror or exc}") from exc
-    if len(data) > limit:
-        raise SizeLimitError(f"{what} {name}", len(data), limit)
-    return data
 
 
 def _read_cms(name: str, what: str, limit: int) -> bytes:

@@ -41,8 +41,9 @@ from sztp_client.discovery.dhcp_option import (
 from sztp_client.discovery.dns_records import normalise_domain
 from sztp_client.discovery.errors import LeaseFileError
 from sztp_client.errors import DataError, SizeLimitError
+from sztp_client.limits import MIB
 
-MAX_LEASE_FILE_BYTES: Final = 1024 * 1024
+MAX_LEASE_FILE_BYTES: Final = MIB
 """Default bound of one lease file (dhclient rewrites its file regularly; they stay small)."""
 MAX_DEPTH: Final = 8
 """Blocks nested deeper than this are garbage: the enclosing lease is dropped."""

@@ -4,7 +4,7 @@ Both options carry the same ``bootstrap-server-list``: a sequence of entries, ea
 ``uri-length`` in network order followed by that many octets of URI (§8.3).  Each URI must be
 ``https://<ip-address-or-hostname>[:<port>]`` (R-099); as D9 decides, a path that is the
 RESTCONF root or the get-bootstrapping-data operation is accepted too.  The grammar is
-:func:`sztp_client.transport.restconf.parse_server_uri`'s, so that a URI from DHCP is read
+:func:`sztp_client.model.server_uri.parse_server_uri`'s, so that a URI from DHCP is read
 exactly as a configured or redirected one.
 
 R-100: an invalid entry is ignored, and an option with no valid entry is discarded.  An entry
@@ -40,7 +40,7 @@ from typing import Final
 
 from sztp_client.discovery.errors import DhcpOptionError, NothingUsableError
 from sztp_client.errors import ModelError, SizeLimitError
-from sztp_client.transport.restconf import ServerEndpoint, parse_server_uri
+from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
 
 OPTION_V4_SZTP_REDIRECT: Final = 143
 OPTION_V6_SZTP_REDIRECT: Final = 136
@@ -114,7 +114,7 @@ def decode_bootstrap_server_list(
     Entries are read in order; each invalid one is recorded in ``ignored`` with its reason:
     a length field cut short, a ``uri-length`` overrunning the option (decoding stops: nothing
     after it can be framed), an empty URI, octets that are not ASCII, or a URI
-    :func:`~sztp_client.transport.restconf.parse_server_uri` refuses.  After ``max_entries``
+    :func:`~sztp_client.model.server_uri.parse_server_uri` refuses.  After ``max_entries``
     entries the rest are ignored with one reason.  A list over ``max_bytes`` raises
     :class:`~sztp_client.errors.SizeLimitError` before anything is decoded.
     """

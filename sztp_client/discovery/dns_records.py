@@ -30,7 +30,7 @@ from typing import Final
 
 from sztp_client.discovery.errors import DnsRecordError, NothingUsableError
 from sztp_client.errors import ModelError, SizeLimitError
-from sztp_client.transport.restconf import parse_server_uri
+from sztp_client.model.server_uri import parse_server_uri
 
 MDNS_DOMAIN: Final = "local"
 TXT_KEYS: Final = ("ci", "oc", "ov")
@@ -294,8 +294,11 @@ def _srv_uri(record: SrvRecord) -> tuple[str, str | None]:
         return "", "an SRV target is a DNS name, not an IPv6 address"
     uri = f"https://{target}:{record.port}"
     try:
-        parse_server_uri(uri)
+        endpoint = parse_server_uri(uri)
     except ModelError:
+        return "", "the target is not a valid host name"
+    if endpoint.port != record.port or endpoint.root is not None:
+        # a "/" (or similar) in the target would move the port into a path
         return "", "the target is not a valid host name"
     return uri, None
 

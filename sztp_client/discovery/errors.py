@@ -9,7 +9,7 @@ met while processing onboarding information and is a boot-image-error.
 from __future__ import annotations
 
 from sztp_client.errors import DataError
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 
 
 class DiscoveryError(DataError):

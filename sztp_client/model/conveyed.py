@@ -16,22 +16,10 @@ import enum
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import Final, TypeAlias
 
-from sztp_client.encoding import (
-    XMLIdentity,
-    XMLKind,
-    XMLSchemaNode,
-    YangJSONObject,
-    decode_hex_string,
-    encode_base64,
-    json_type_name,
-    load_json,
-    load_xml_with_namespaces,
-    split_tag,
-    xml_to_json_tree,
-)
-from sztp_client.errors import EncodingError, ModelError
+from sztp_client.encoding.yang_types import encode_base64
+from sztp_client.errors import ModelError
 
 __all__ = [
     "MODULE",
@@ -45,7 +33,6 @@ __all__ = [
     "OnboardingInformation",
     "RedirectInformation",
     "conveyed_information_to_json",
-    "parse_conveyed_information",
 ]
 
 MODULE: Final = "ietf-sztp-conveyed-info"
@@ -55,19 +42,19 @@ SHA_256: Final = f"{MODULE}:sha-256"
 
 DEFAULT_PORT: Final = 443
 
-_TOP: Final = "conveyed-information"
-_REDIRECT: Final = "redirect-information"
-_ONBOARDING: Final = "onboarding-information"
-_SERVER: Final = f"{_REDIRECT}/bootstrap-server"
-_IMAGE: Final = f"{_ONBOARDING}/boot-image"
-_VERIFICATION: Final = f"{_IMAGE}/image-verification"
+NODE_TOP: Final = "conveyed-information"
+NODE_REDIRECT: Final = "redirect-information"
+NODE_ONBOARDING: Final = "onboarding-information"
+NODE_SERVER: Final = f"{NODE_REDIRECT}/bootstrap-server"
+NODE_IMAGE: Final = f"{NODE_ONBOARDING}/boot-image"
+NODE_VERIFICATION: Final = f"{NODE_IMAGE}/image-verification"
 
 _HOST_FORBIDDEN: Final = re.compile(r"[\s/\x00-\x1f\x7f]")
 _DOTTED_NUMBERS: Final = re.compile(r"[0-9.]+")
 _DNS_LABEL: Final = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_\-]{0,61})?[A-Za-z0-9]")
 _URI: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]*")
 _IDENTIFIER: Final = r"[A-Za-z_][A-Za-z0-9_.\-]*"
-_JSON_IDENTITY: Final = re.compile(rf"(?:{_IDENTIFIER}:)?{_IDENTIFIER}")
+JSON_IDENTITY: Final = re.compile(rf"(?:{_IDENTIFIER}:)?{_IDENTIFIER}")
 _QUALIFIED_IDENTITY: Final = re.compile(rf"(?:{_IDENTIFIER}:|\{{[^{{}}]+\}}){_IDENTIFIER}")
 _HASH_LENGTHS: Final = {SHA_256: 32}
 
@@ -102,7 +89,7 @@ def _host_key(address: str, field: str) -> str:
 
 
 def _normalise_identity(value: str, field: str) -> str:
-    if _JSON_IDENTITY.fullmatch(value) and ":" not in value:
+    if JSON_IDENTITY.fullmatch(value) and ":" not in value:
         return f"{MODULE}:{value}"
     if _QUALIFIED_IDENTITY.fullmatch(value):
         return str(value)
@@ -124,14 +111,14 @@ class BootstrapServer:
     trust_anchor: bytes | None = None
 
     def __post_init__(self) -> None:
-        _host_key(self.address, f"{_SERVER}/address")
+        _host_key(self.address, f"{NODE_SERVER}/address")
         if isinstance(self.port, bool) or not 0 <= self.port <= 65535:
-            raise ModelError(f"{_SERVER}/port", "not a port number (0..65535)")
+            raise ModelError(f"{NODE_SERVER}/port", "not a port number (0..65535)")
 
     @property
     def key(self) -> str:
         """The canonical address, as the list key is compared."""
-        return _host_key(self.address, f"{_SERVER}/address")
+        return _host_key(self.address, f"{NODE_SERVER}/address")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +130,12 @@ class RedirectInformation:
     def __post_init__(self) -> None:
         object.__setattr__(self, "bootstrap_servers", tuple(self.bootstrap_servers))
         if not self.bootstrap_servers:
-            raise ModelError(_SERVER, "at least one bootstrap server is required")
+            raise ModelError(NODE_SERVER, "at least one bootstrap server is required")
         seen: set[str] = set()
         for server in self.bootstrap_servers:
             key = server.key
             if key in seen:
-                raise ModelError(f"{_SERVER}/address", f"{server.address!r} is listed twice")
+                raise ModelError(f"{NODE_SERVER}/address", f"{server.address!r} is listed twice")
             seen.add(key)
 
 
@@ -166,14 +153,14 @@ class ImageVerification:
     hash_value: bytes
 
     def __post_init__(self) -> None:
-        algorithm = _normalise_identity(self.hash_algorithm, f"{_VERIFICATION}/hash-algorithm")
+        algorithm = _normalise_identity(self.hash_algorithm, f"{NODE_VERIFICATION}/hash-algorithm")
         object.__setattr__(self, "hash_algorithm", algorithm)
         if not self.hash_value:
-            raise ModelError(f"{_VERIFICATION}/hash-value", "empty")
+            raise ModelError(f"{NODE_VERIFICATION}/hash-value", "empty")
         expected = _HASH_LENGTHS.get(algorithm)
         if expected is not None and len(self.hash_value) != expected:
             raise ModelError(
-                f"{_VERIFICATION}/hash-value",
+                f"{NODE_VERIFICATION}/hash-value",
                 f"{len(self.hash_value)} octets; {algorithm} values have {expected}",
             )
 
@@ -193,19 +180,19 @@ class BootImage:
         for uri in self.download_uris:
             if not _URI.fullmatch(uri):
                 raise ModelError(
-                    f"{_IMAGE}/download-uri",
+                    f"{NODE_IMAGE}/download-uri",
                     "not a URI (scheme ':' then no whitespace or control characters)",
                 )
         if self.image_verifications and not self.download_uris:
             raise ModelError(
-                f"{_IMAGE}/image-verification",
+                f"{NODE_IMAGE}/image-verification",
                 "image-verification is only allowed together with download-uri",
             )
         seen: set[str] = set()
         for verification in self.image_verifications:
             if verification.hash_algorithm in seen:
                 raise ModelError(
-                    f"{_VERIFICATION}/hash-algorithm",
+                    f"{NODE_VERIFICATION}/hash-algorithm",
                     f"{verification.hash_algorithm} is listed twice",
                 )
             seen.add(verification.hash_algorithm)
@@ -238,208 +225,23 @@ class OnboardingInformation:
                 handling = ConfigurationHandling(self.configuration_handling)
             except ValueError:
                 raise ModelError(
-                    f"{_ONBOARDING}/configuration-handling",
+                    f"{NODE_ONBOARDING}/configuration-handling",
                     f"{self.configuration_handling!r} is neither 'merge' nor 'replace'",
                 ) from None
             object.__setattr__(self, "configuration_handling", handling)
         if self.configuration is not None and self.configuration_handling is None:
             raise ModelError(
-                f"{_ONBOARDING}/configuration",
+                f"{NODE_ONBOARDING}/configuration",
                 "configuration is only allowed together with configuration-handling",
             )
         if self.configuration_handling is not None and self.configuration is None:
             raise ModelError(
-                f"{_ONBOARDING}/configuration-handling",
+                f"{NODE_ONBOARDING}/configuration-handling",
                 "configuration-handling is only allowed together with configuration",
             )
 
 
 ConveyedInformation: TypeAlias = RedirectInformation | OnboardingInformation
-
-
-# ---------------------------------------------------------------------------------------------
-# Parsing (one walker for JSON and for XML turned into the same shape)
-
-
-def _bootstrap_server(value: object) -> BootstrapServer:
-    entry = YangJSONObject(value, _SERVER, MODULE)
-    address = entry.required_string("address")
-    port = entry.uint("port")
-    trust_anchor = entry.binary("trust-anchor")
-    entry.finish()
-    if port is not None and port > 65535:
-        raise ModelError(entry.path_of("port"), "not a port number (0..65535)")
-    return BootstrapServer(address, DEFAULT_PORT if port is None else port, trust_anchor)
-
-
-#: most bootstrap-server entries accepted in one redirect-information (D28,
-#: limits.redirect-servers); every entry may cost a name lookup and connections
-DEFAULT_MAX_REDIRECT_SERVERS: Final = 16
-
-
-def _redirect_information(value: object, max_servers: int) -> RedirectInformation:
-    redirect = YangJSONObject(value, _REDIRECT, MODULE)
-    entries = redirect.array("bootstrap-server")
-    redirect.finish()
-    if len(entries) > max_servers:
-        raise ModelError(
-            _SERVER,
-            f"{len(entries)} bootstrap servers, over the limit of {max_servers} in one "
-            "redirect-information (limits.redirect-servers)",
-        )
-    return RedirectInformation(tuple(_bootstrap_server(entry) for entry in entries))
-
-
-def _image_verification(value: object) -> ImageVerification:
-    entry = YangJSONObject(value, _VERIFICATION, MODULE)
-    algorithm = entry.required_string("hash-algorithm")
-    if not isinstance(algorithm, XMLIdentity) and not _JSON_IDENTITY.fullmatch(algorithm):
-        raise ModelError(
-            entry.path_of("hash-algorithm"), "not an identity name (expected module:name)"
-        )
-    hash_value = decode_hex_string(entry.required_string("hash-value"), entry.path_of("hash-value"))
-    entry.finish()
-    return ImageVerification(algorithm, hash_value)
-
-
-def _boot_image(image: YangJSONObject) -> BootImage:
-    os_name = image.string("os-name")
-    os_version = image.string("os-version")
-    uris: list[str] = []
-    for uri in image.array("download-uri"):
-        if not isinstance(uri, str):
-            raise ModelError(
-                image.path_of("download-uri"),
-                f"entries must be JSON strings, not {json_type_name(uri)}",
-            )
-        uris.append(uri)
-    verifications = tuple(_image_verification(entry) for entry in image.array("image-verification"))
-    image.finish()
-    return BootImage(os_name, os_version, tuple(uris), verifications)
-
-
-def _onboarding_information(value: object) -> OnboardingInformation:
-    onboarding = YangJSONObject(value, _ONBOARDING, MODULE)
-    image = onboarding.container("boot-image")
-    boot_image = None if image is None else _boot_image(image)
-    handling_text = onboarding.string("configuration-handling")
-    handling: ConfigurationHandling | None = None
-    if handling_text is not None:
-        try:
-            handling = ConfigurationHandling(handling_text)
-        except ValueError:
-            raise ModelError(
-                onboarding.path_of("configuration-handling"),
-                "must be 'merge' or 'replace'",
-            ) from None
-    pre_script = onboarding.binary("pre-configuration-script")
-    configuration = onboarding.binary("configuration")
-    post_script = onboarding.binary("post-configuration-script")
-    onboarding.finish()
-    return OnboardingInformation(boot_image, handling, pre_script, configuration, post_script)
-
-
-def _from_json(data: bytes, max_servers: int) -> ConveyedInformation:
-    document = load_json(data, "conveyed information")
-    if not isinstance(document, dict):
-        raise ModelError(_TOP, f"must be a JSON object, not {json_type_name(document)}")
-    redirect_key = f"{MODULE}:{_REDIRECT}"
-    onboarding_key = f"{MODULE}:{_ONBOARDING}"
-    unknown = [key for key in document if key not in (redirect_key, onboarding_key)]
-    if unknown:
-        raise ModelError(
-            _TOP,
-            f"unknown member {unknown[0]!r:.80}; expected {redirect_key!r} or {onboarding_key!r}",
-        )
-    if len(document) != 1:
-        raise ModelError(
-            _TOP,
-            "neither redirect-information nor onboarding-information is given"
-            if not document
-            else "both redirect-information and onboarding-information are given; "
-            "exactly one is allowed",
-        )
-    if redirect_key in document:
-        return _redirect_information(document[redirect_key], max_servers)
-    return _onboarding_information(document[onboarding_key])
-
-
-_LEAF: Final = XMLSchemaNode(XMLKind.LEAF)
-_REDIRECT_SCHEMA: Final = {
-    "bootstrap-server": XMLSchemaNode(
-        XMLKind.LIST, {"address": _LEAF, "port": _LEAF, "trust-anchor": _LEAF}
-    )
-}
-_ONBOARDING_SCHEMA: Final = {
-    "boot-image": XMLSchemaNode(
-        XMLKind.CONTAINER,
-        {
-            "os-name": _LEAF,
-            "os-version": _LEAF,
-            "download-uri": XMLSchemaNode(XMLKind.LEAF_LIST),
-            "image-verification": XMLSchemaNode(
-                XMLKind.LIST,
-                {"hash-algorithm": XMLSchemaNode(XMLKind.IDENTITYREF), "hash-value": _LEAF},
-            ),
-        },
-    ),
-    "configuration-handling": _LEAF,
-    "pre-configuration-script": _LEAF,
-    "configuration": _LEAF,
-    "post-configuration-script": _LEAF,
-}
-
-
-def _from_xml(data: bytes, max_servers: int) -> ConveyedInformation:
-    root, scopes = load_xml_with_namespaces(data, "conveyed information")
-    namespace, local = split_tag(root.tag)
-    if namespace != NAMESPACE or local not in (_REDIRECT, _ONBOARDING):
-        raise ModelError(
-            _TOP,
-            f"the root element must be redirect-information or onboarding-information in "
-            f"namespace {NAMESPACE}, not {local!r:.80} in {namespace or '(none)'!r:.80}",
-        )
-    schema = _REDIRECT_SCHEMA if local == _REDIRECT else _ONBOARDING_SCHEMA
-    tree = xml_to_json_tree(
-        root, schema=schema, namespace=NAMESPACE, module=MODULE, path=local, scopes=scopes
-    )
-    if local == _REDIRECT:
-        return _redirect_information(tree, max_servers)
-    return _onboarding_information(tree)
-
-
-def _sniff(data: bytes) -> Literal["json", "xml"]:
-    text = data.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
-    if text.startswith(b"{"):
-        return "json"
-    if text.startswith(b"<"):
-        return "xml"
-    raise EncodingError(
-        "conveyed information is neither JSON nor XML: the first non-blank character must be "
-        "'{' or '<'"
-    )
-
-
-def parse_conveyed_information(
-    data: bytes,
-    encoding: Literal["json", "xml"] | None = None,
-    *,
-    max_redirect_servers: int = DEFAULT_MAX_REDIRECT_SERVERS,
-) -> ConveyedInformation:
-    """Parse conveyed information (R-051..R-055).
-
-    ``encoding`` None sniffs it from the first non-blank byte (D15).  Malformed JSON or XML
-    raises :class:`EncodingError`; data that violates the YANG module raises
-    :class:`ModelError`, and so does a redirect-information with more than
-    ``max_redirect_servers`` entries (D28).
-    """
-    if encoding is None:
-        encoding = _sniff(data)
-    if encoding == "json":
-        return _from_json(data, max_redirect_servers)
-    if encoding == "xml":
-        return _from_xml(data, max_redirect_servers)
-    raise ValueError(f"unknown encoding {encoding!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,7 +280,7 @@ def conveyed_information_to_json(ci: ConveyedInformation) -> dict[str, object]:
     """
     if isinstance(ci, RedirectInformation):
         return {
-            f"{MODULE}:{_REDIRECT}": {
+            f"{MODULE}:{NODE_REDIRECT}": {
                 "bootstrap-server": [_server_to_json(s) for s in ci.bootstrap_servers]
             }
         }
@@ -494,4 +296,4 @@ def conveyed_information_to_json(ci: ConveyedInformation) -> dict[str, object]:
     ):
         if value is not None:
             body[name] = encode_base64(value)
-    return {f"{MODULE}:{_ONBOARDING}": body}
+    return {f"{MODULE}:{NODE_ONBOARDING}": body}

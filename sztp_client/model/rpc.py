@@ -20,20 +20,11 @@ from dataclasses import dataclass
 from typing import Final
 from xml.sax.saxutils import escape
 
-from sztp_client.encoding import (
-    XMLKind,
-    XMLSchemaNode,
-    YangJSONObject,
-    decode_base64,
-    encode_base64,
-    json_type_name,
-    load_json,
-    load_xml,
-    split_tag,
-    xml_to_json_tree,
-)
+from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
+from sztp_client.encoding.xml import XMLKind, XMLSchemaNode, load_xml, split_tag, xml_to_json_tree
+from sztp_client.encoding.yang_types import decode_base64, encode_base64
 from sztp_client.errors import EncodingError, ModelError
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 
 __all__ = [
     "JSON_MEDIA_TYPE",

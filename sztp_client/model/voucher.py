@@ -18,14 +18,8 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from sztp_client.encoding import (
-    YangJSONObject,
-    encode_base64,
-    format_datetime,
-    json_type_name,
-    load_json,
-    parse_datetime,
-)
+from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
+from sztp_client.encoding.yang_types import encode_base64, format_datetime, parse_datetime
 from sztp_client.errors import ModelError
 
 __all__ = ["MODULE", "Assertion", "Voucher", "parse_voucher", "voucher_to_json"]

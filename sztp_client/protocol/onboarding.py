@@ -61,8 +61,8 @@ from typing import Any, Final, NamedTuple
 
 from sztp_client.errors import SZTPError
 from sztp_client.model.conveyed import OnboardingInformation, RedirectInformation
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import ReportingLevel
+from sztp_client.progress import ProgressType
 from sztp_client.protocol.graph import TransitionGraph, graph_of
 from sztp_client.protocol.onboarding_events import (
     INTERNAL_EVENTS,

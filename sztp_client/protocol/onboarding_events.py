@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sztp_client.errors import InternalError, SZTPError
 from sztp_client.model.conveyed import OnboardingInformation, RedirectInformation
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 from sztp_client.trust.verifier import VerifiedData
 
 

@@ -33,12 +33,12 @@ from typing import Any
 from sztp_client.errors import DataError, SZTPError
 from sztp_client.model.conveyed import BootstrapServer, RedirectInformation
 from sztp_client.model.rpc import GetBootstrappingDataOutput
+from sztp_client.model.server_uri import ServerEndpoint
 from sztp_client.protocol import onboarding as m
 from sztp_client.protocol import session_events as ev
 from sztp_client.protocol.graph import TransitionGraph, graph_of
 from sztp_client.protocol.onboarding import ProtocolError
 from sztp_client.protocol.outcome import ATTEMPT_ERROR, RunOutcome
-from sztp_client.transport.restconf import ServerEndpoint
 from sztp_client.trust.hops import DeviceDetails, HopTrust
 from sztp_client.trust.verifier import Artifacts
 

@@ -15,9 +15,9 @@ from cryptography import x509
 
 from sztp_client.errors import SZTPError
 from sztp_client.model.rpc import GetBootstrappingDataInput, GetBootstrappingDataOutput
+from sztp_client.model.server_uri import ServerEndpoint
 from sztp_client.protocol import onboarding as m
 from sztp_client.protocol.outcome import RunOutcome
-from sztp_client.transport.restconf import ServerEndpoint
 from sztp_client.trust.hops import ServerTrust
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import Artifacts

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sztp_client.encoding.yang_types import format_datetime
 from sztp_client.state.store import read_json, write_json
 
 STATE_VERSION = 1
@@ -86,4 +87,4 @@ class StateStore:
 
 
 def now_text() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_datetime(dt.datetime.now(dt.UTC), "seconds")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sztp_client.encoding.yang_types import format_datetime
 from sztp_client.errors import SZTPError
 from sztp_client.protocol.outcome import StatusState
 from sztp_client.state.store import read_json, write_json
@@ -22,7 +23,7 @@ STATUS_VERSION = 1
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_datetime(dt.datetime.now(dt.UTC), "microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,32 +35,10 @@ class TimelineEvent:
 
 Listener = Callable[[TimelineEvent], None]
 
-_DIAGNOSES: dict[str, str] = {
-    "TLSError": "check the bootstrap-server trust anchors, the server certificate's names "
-    "and the clock mode",
-    "ConnectError": "check that the server is reachable (address, port, routes, firewall)",
-    "ServerError": "the server refused the request: check its log and the device's identity",
-    "TrustError": "the data is not proven trustworthy: run `sztp-client verify` on the "
-    "artifacts to see which step fails",
-    "SourceTrustError": "unsigned onboarding information came from an untrusted source",
-    "BootImageError": "check the download URIs, the image hash and the installer",
-    "ScriptError": "the script's output tail is in the message",
-    "ConfigApplyError": "check the configuration applier's commands and the configuration",
-    "ReportRejectedError": "the bootstrap server did not accept a progress report with 204",
-    "ConfigurationError": "fix the named key in the client configuration",
-}
-
 
 def describe_error(error: SZTPError) -> dict[str, Any]:
     kind = type(error).__name__
-    diagnosis = type(error).diagnosis or next(
-        (
-            text
-            for name, text in _DIAGNOSES.items()
-            if name in {c.__name__ for c in type(error).__mro__}
-        ),
-        "see the message",
-    )
+    diagnosis = type(error).diagnosis  # the class's own or inherited along the MRO
     document: dict[str, Any] = {
         "type": kind,
         "message": error.message,

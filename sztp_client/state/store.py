@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sztp_client.errors import InternalError, PermissionDeniedError
+from sztp_client.errors import FileTooLargeError, InternalError, PermissionDeniedError
+from sztp_client.files import read_bounded
+from sztp_client.limits import MIB
 
-MAX_STATE_FILE = 4 * 1024 * 1024
+MAX_STATE_FILE = 4 * MIB
 
 
 def ensure_dir(path: Path, mode: int = 0o700, key: str | None = None) -> Path:
@@ -80,16 +82,15 @@ def write_json(path: Path, document: Any, mode: int = 0o600) -> None:
 def read_json(path: Path) -> Any:
     """The JSON document at ``path``, or None when the file does not exist."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_STATE_FILE + 1)
+        data = read_bounded(path, MAX_STATE_FILE, "the state file")
+    except FileTooLargeError as exc:
+        raise InternalError(exc.message) from exc
     except FileNotFoundError:
         return None
     except PermissionError as exc:
         raise PermissionDeniedError(f"cannot read {path}: permission denied") from exc
     except OSError as exc:
         raise InternalError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_STATE_FILE:
-        raise InternalError(f"{path} is larger than {MAX_STATE_FILE} bytes")
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -41,7 +41,8 @@ from sztp_client.errors import (
     TransportError,
 )
 from sztp_client.interrupt import deferred
-from sztp_client.transport.restconf import (
+from sztp_client.limits import MIB
+from sztp_client.transport.http import (
     Timeouts,
     content_length,
     refuse_content_encoding,
@@ -53,7 +54,6 @@ from sztp_client.trust.clock import Clock
 
 __all__ = ["DownloadResult", "download"]
 
-MIB: Final = 1024 * 1024
 URI_FIELD: Final = "download-uri"
 WHAT: Final = "boot image"
 _USER_AGENT: Final = "sztp-client"

@@ -17,7 +17,7 @@ from sztp_client.model.rpc import (
     GetBootstrappingDataOutput,
     ReportProgressInput,
 )
-from sztp_client.transport.restconf import ServerEndpoint
+from sztp_client.model.server_uri import ServerEndpoint
 from sztp_client.trust.hops import ServerTrust
 
 

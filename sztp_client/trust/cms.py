@@ -1,4 +1,5 @@
-"""CMS (RFC 5652) as SZTP artifacts use it: parse, unwrap, and check signer signatures.
+"""CMS (RFC 5652) as SZTP artifacts use it: parse and unwrap; the signature checks of one
+signer are in :mod:`sztp_client.trust.cms_verify`.
 
 pyca/cryptography can build PKCS#7 but has no public API to *verify* a CMS SignedData, and no
 maintained library does it with the control needed here (the signer chosen by the caller, the
@@ -29,50 +30,30 @@ needs the device identity, which a :class:`Decryptor` supplies (D14: sign-then-e
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from asn1crypto import parser as asn1_parser
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from sztp_client.errors import CMSError, DataError, EncryptedContentError, SizeLimitError
+from sztp_client.limits import Limits
 from sztp_client.trust import armor, oids
+from sztp_client.trust.cms_algorithms import (
+    ECDSA_OIDS,
+    RSA_PKCS1_OIDS,
+    AlgorithmParameterError,
+    absent_or_null,
+    known_hash,
+    pss_parameters,
+    signature_family,
+)
 
 #: the largest CMS artifact accepted by default (D19); callers pass their configured bound
-DEFAULT_MAX_SIZE = 16 * 1024 * 1024
-
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
-_ALLOWED_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
-_MIN_RSA_BITS = 2048
-#: the largest RSA modulus whose signatures are checked (a bigger key costs too much)
-_MAX_RSA_BITS = 16384
-#: RSASSA-PSS salt lengths above this are refused at parse time (the exact bound, emLen -
-#: hLen - 2, is checked once the key is known)
-_MAX_PSS_SALT = _MAX_RSA_BITS // 8
-#: default bounds on what one SignedData may carry (D28; limits.cms-certificates, -crls)
-DEFAULT_MAX_CERTIFICATES = 16
-DEFAULT_MAX_CRLS = 16
-_PSS_TRAILER_BC = (1, "trailer_field_bc")
-
-
-class SignatureFailure(CMSError):
-    """A signer's signature, digest or signed attributes do not check out."""
-
-
-class AlgorithmParameterError(SignatureFailure):
-    """A signer's digest or signature algorithm, or one of its parameters, is not accepted."""
+DEFAULT_MAX_SIZE: Final = Limits().conveyed_information
 
 
 class CMSBagLimitError(CMSError):
@@ -188,7 +169,7 @@ def parse_content_info(
         info = asn1_cms.ContentInfo.load(data, strict=True)
         content_type = str(info["content_type"].dotted)
     except Exception as exc:  # hostile input: any parser failure is malformed data
-        raise CMSError(f"{what}: not a CMS ContentInfo ({_short(exc)})") from exc
+        raise CMSError(f"{what}: not a CMS ContentInfo ({short_reason(exc)})") from exc
     return content_type, info
 
 
@@ -206,47 +187,43 @@ def _inner_octets(data: bytes, what: str) -> bytes:
     try:
         value = _OctetContentInfo.load(data, strict=True)["content"].native
     except Exception as exc:  # hostile input: any parser failure is malformed data
-        raise CMSError(f"{what}: the content is not an OCTET STRING ({_short(exc)})") from exc
+        raise CMSError(f"{what}: the content is not an OCTET STRING ({short_reason(exc)})") from exc
     if not isinstance(value, bytes):
         raise CMSError(f"{what}: the ContentInfo has no content")
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class BagLimits:
-    """How many certificates and CRLs one SignedData may carry (D28)."""
-
-    certificates: int = DEFAULT_MAX_CERTIFICATES
-    crls: int = DEFAULT_MAX_CRLS
+#: the default bounds on what one SignedData may carry (D28; limits.cms-certificates, -crls)
+_DEFAULT_LIMITS: Final = Limits()
 
 
 def parse_signed_data(
-    info: asn1_cms.ContentInfo, what: str, bag: BagLimits | None = None
+    info: asn1_cms.ContentInfo, what: str, bag: Limits | None = None
 ) -> SignedData:
     """Decode a SignedData ContentInfo into a :class:`SignedData`."""
     try:
         sd = info["content"]
         if not isinstance(sd, asn1_cms.SignedData):
             sd = asn1_cms.SignedData.load(sd.dump())
-        return _signed_data_from_asn1(sd, what, bag or BagLimits())
+        return _signed_data_from_asn1(sd, what, bag or _DEFAULT_LIMITS)
     except CMSError:
         raise
     except Exception as exc:  # hostile input: any parser failure is malformed data
-        raise CMSError(f"{what}: malformed SignedData ({_short(exc)})") from exc
+        raise CMSError(f"{what}: malformed SignedData ({short_reason(exc)})") from exc
 
 
-def parse_signed_data_der(der: bytes, what: str, bag: BagLimits | None = None) -> SignedData:
+def parse_signed_data_der(der: bytes, what: str, bag: Limits | None = None) -> SignedData:
     """Decode a bare SignedData (as found inside an encrypted layer)."""
     try:
         sd = asn1_cms.SignedData.load(der, strict=True)
-        return _signed_data_from_asn1(sd, what, bag or BagLimits())
+        return _signed_data_from_asn1(sd, what, bag or _DEFAULT_LIMITS)
     except CMSError:
         raise
     except Exception as exc:  # hostile input: any parser failure is malformed data
-        raise CMSError(f"{what}: malformed SignedData ({_short(exc)})") from exc
+        raise CMSError(f"{what}: malformed SignedData ({short_reason(exc)})") from exc
 
 
-def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: BagLimits) -> SignedData:
+def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: Limits) -> SignedData:
     version = _version(sd["version"])
     encap = sd["encap_content_info"]
     econtent_type = str(encap["content_type"].dotted)
@@ -257,9 +234,13 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: BagLimits) -
     certs_field = sd["certificates"]
     if not isinstance(certs_field, asn1_core.Void):
         # counting parses only the element headers: the bound holds before any decoding
-        if len(certs_field) > bag.certificates:
+        if len(certs_field) > bag.cms_certificates:
             raise CMSBagLimitError(
-                what, "certificates", len(certs_field), bag.certificates, "limits.cms-certificates"
+                what,
+                "certificates",
+                len(certs_field),
+                bag.cms_certificates,
+                "limits.cms-certificates",
             )
         for choice in certs_field:
             if choice.name != "certificate":
@@ -272,8 +253,8 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: BagLimits) -
     crls: list[x509.CertificateRevocationList] = []
     crls_field = sd["crls"]
     if not isinstance(crls_field, asn1_core.Void):
-        if len(crls_field) > bag.crls:
-            raise CMSBagLimitError(what, "CRLs", len(crls_field), bag.crls, "limits.cms-crls")
+        if len(crls_field) > bag.cms_crls:
+            raise CMSBagLimitError(what, "CRLs", len(crls_field), bag.cms_crls, "limits.cms-crls")
         for choice in crls_field:
             if choice.name != "crl":
                 continue  # other revocation formats (OCSP) are not used (D22)
@@ -329,15 +310,15 @@ def _signer_from_asn1(si: asn1_cms.SignerInfo, what: str) -> Signer:
         serial = int(sid.chosen["serial_number"].native)
     else:
         ski = bytes(sid.chosen.native)
-    digest_algorithm = _known_hash(si["digest_algorithm"], "digest algorithm", what)
+    digest_algorithm = known_hash(si["digest_algorithm"], "digest algorithm", what)
     sig_alg = si["signature_algorithm"]
     sig_oid = str(sig_alg["algorithm"].dotted)
-    signature_algorithm = _signature_family(sig_oid, what)
+    signature_algorithm = signature_family(sig_oid, what)
     pss_hash = pss_mgf = None
     pss_salt: int | None = None
     if signature_algorithm == "rsassa_pss":
-        pss_hash, pss_mgf, pss_salt = _pss_parameters(sig_alg["parameters"], what)
-    elif not _absent_or_null(sig_alg["parameters"]):
+        pss_hash, pss_mgf, pss_salt = pss_parameters(sig_alg["parameters"], what)
+    elif not absent_or_null(sig_alg["parameters"]):
         raise AlgorithmParameterError(
             f"{what}: the signature algorithm {sig_oid} carries parameters; it takes none"
         )
@@ -377,7 +358,7 @@ def _signer_from_asn1(si: asn1_cms.SignerInfo, what: str) -> Signer:
         subject_key_identifier=ski,
         digest_algorithm=digest_algorithm,
         signature_algorithm=signature_algorithm,
-        signature_hash=_RSA_PKCS1_OIDS.get(sig_oid) or _ECDSA_OIDS.get(sig_oid),
+        signature_hash=RSA_PKCS1_OIDS.get(sig_oid) or ECDSA_OIDS.get(sig_oid),
         pss_hash=pss_hash,
         pss_mgf_hash=pss_mgf,
         pss_salt_length=pss_salt,
@@ -388,227 +369,13 @@ def _signer_from_asn1(si: asn1_cms.SignerInfo, what: str) -> Signer:
     )
 
 
-_RSA_PKCS1_OIDS = {
-    "1.2.840.113549.1.1.1": None,  # rsaEncryption: hash from digestAlgorithm
-    "1.2.840.113549.1.1.11": "sha256",
-    "1.2.840.113549.1.1.12": "sha384",
-    "1.2.840.113549.1.1.13": "sha512",
-}
-_ECDSA_OIDS = {
-    "1.2.840.10045.2.1": None,  # id-ecPublicKey used as a signature algorithm by some producers
-    "1.2.840.10045.4.3.2": "sha256",
-    "1.2.840.10045.4.3.3": "sha384",
-    "1.2.840.10045.4.3.4": "sha512",
-}
-_PSS_OID = "1.2.840.113549.1.1.10"
-
-
-def _known_hash(algorithm: Any, role: str, what: str) -> str:
-    """The name of an accepted hash from a DigestAlgorithmIdentifier, or a typed refusal.
-
-    Parameters must be absent or NULL (RFC 5754 §2).
-    """
-    oid = str(algorithm["algorithm"].dotted)
-    name = _HASH_OIDS.get(oid)
-    if name is None:
-        raise AlgorithmParameterError(
-            f"{what}: {role} {oid} is not accepted (SHA-256, SHA-384 or SHA-512)"
-        )
-    params = algorithm["parameters"]
-    if not _absent_or_null(params):
-        raise AlgorithmParameterError(f"{what}: {role} {name} has parameters; it takes none")
-    return name
-
-
-def _pss_parameters(params: Any, what: str) -> tuple[str, str, int]:
-    """RSASSA-PSS-params (RFC 4055 §3.1), every field checked: hash, MGF1 and its hash, salt
-    length (0 up to a bound; the key-dependent bound follows at verification), trailer 1."""
-    if isinstance(params, asn1_core.Void) or params.native is None:
-        raise AlgorithmParameterError(f"{what}: RSASSA-PSS signature without parameters")
-    pss_hash = _known_hash(params["hash_algorithm"], "RSASSA-PSS hash", what)
-    mgf = params["mask_gen_algorithm"]
-    if str(mgf["algorithm"].dotted) != _MGF1_OID:
-        raise AlgorithmParameterError(
-            f"{what}: RSASSA-PSS with a mask generation function other than MGF1 "
-            f"({mgf['algorithm'].dotted})"
-        )
-    mgf_params = mgf["parameters"]
-    if isinstance(mgf_params, asn1_core.Void):
-        raise AlgorithmParameterError(f"{what}: RSASSA-PSS MGF1 without its hash algorithm")
-    pss_mgf = _known_hash(mgf_params, "RSASSA-PSS MGF1 hash", what)
-    salt = params["salt_length"].native
-    if not isinstance(salt, int) or isinstance(salt, bool) or not 0 <= salt <= _MAX_PSS_SALT:
-        raise AlgorithmParameterError(
-            f"{what}: RSASSA-PSS salt length {_short_int(salt)} is outside 0..{_MAX_PSS_SALT}"
-        )
-    trailer = params["trailer_field"].native
-    if trailer not in _PSS_TRAILER_BC:
-        raise AlgorithmParameterError(
-            f"{what}: RSASSA-PSS trailer field {_short_int(trailer)}; only 1 is defined"
-        )
-    return pss_hash, pss_mgf, salt
-
-
-def _absent_or_null(params: Any) -> bool:
-    return isinstance(params, asn1_core.Void) or params.dump() in (b"", b"\x05\x00")
-
-
-def _short_int(value: object) -> str:
-    if isinstance(value, int) and value.bit_length() > 64:
-        sign = "-" if value < 0 else ""
-        return f"{sign}(a {value.bit_length()}-bit number)"
-    return str(value)[:40]
-
-
-_HASH_OIDS = {
-    "2.16.840.1.101.3.4.2.1": "sha256",
-    "2.16.840.1.101.3.4.2.2": "sha384",
-    "2.16.840.1.101.3.4.2.3": "sha512",
-}
-_MGF1_OID = "1.2.840.113549.1.1.8"
-
-
-def _signature_family(oid: str, what: str) -> str:
-    if oid in _RSA_PKCS1_OIDS:
-        return "rsassa_pkcs1v15"
-    if oid == _PSS_OID:
-        return "rsassa_pss"
-    if oid in _ECDSA_OIDS:
-        return "ecdsa"
-    raise AlgorithmParameterError(f"{what}: signature algorithm {oid} is not supported")
-
-
-def verify_signature(
-    signed: SignedData, signer: Signer, cert: x509.Certificate, what: str
-) -> bytes:
-    """Check ``signer``'s signature over ``signed``'s content with ``cert``'s public key.
-
-    Returns the content that the signature covers.  Raises :class:`SignatureFailure` with a
-    message that names the failed check.
-    """
-    if signed.econtent is None:
-        raise SignatureFailure(
-            f"{what}: the signed content is absent (detached signatures are not used by SZTP)"
-        )
-    hash_name = signer.digest_algorithm
-    hash_factory = _HASHES.get(hash_name)
-    if hash_factory is None:
-        raise SignatureFailure(
-            f"{what}: digest algorithm {hash_name} is not accepted (SHA-256, SHA-384 or SHA-512)"
-        )
-    if signer.signature_hash is not None and signer.signature_hash != hash_name:
-        raise SignatureFailure(
-            f"{what}: the signature algorithm uses {signer.signature_hash} but the digest "
-            f"algorithm is {hash_name}"
-        )
-    if signer.signed_attributes_der is not None:
-        if signer.content_type_attribute != signed.econtent_type:
-            raise SignatureFailure(
-                f"{what}: the signed content-type attribute "
-                f"({signer.content_type_attribute}) differs from the eContentType "
-                f"({signed.econtent_type})"
-            )
-        digest = hashlib.new(hash_name, signed.econtent).digest()
-        if signer.message_digest_attribute is None or not hmac.compare_digest(
-            digest, signer.message_digest_attribute
-        ):
-            raise SignatureFailure(
-                f"{what}: the message digest does not match the content: the content was "
-                "changed after signing"
-            )
-        to_verify = signer.signed_attributes_der
-    else:
-        to_verify = signed.econtent
-    try:
-        public_key = cert.public_key()
-    except Exception as exc:  # an unusable key is a failed signature
-        raise SignatureFailure(
-            f"{what}: the public key of {_subject(cert)} cannot be used ({_short(exc)})"
-        ) from exc
-    try:
-        _check_with_key(
-            signer,
-            public_key=public_key,
-            to_verify=to_verify,
-            hash_name=hash_name,
-            hash_factory=hash_factory,
-            what=what,
-        )
-    except SignatureFailure:
-        raise
-    except InvalidSignature as exc:
-        raise SignatureFailure(
-            f"{what}: the signature does not verify with the key of {_subject(cert)}"
-        ) from exc
-    except Exception as exc:  # D28: any primitive failure is a failed signature
-        raise SignatureFailure(
-            f"{what}: the signature cannot be checked with the key of {_subject(cert)} "
-            f"({type(exc).__name__}: {_short(exc)})"
-        ) from exc
-    return signed.econtent
-
-
-def _check_with_key(
-    signer: Signer,
-    *,
-    public_key: object,
-    to_verify: bytes,
-    hash_name: str,
-    hash_factory: Callable[[], hashes.HashAlgorithm],
-    what: str,
-) -> None:
-    """Verify the signature; InvalidSignature (or anything else) escapes to the caller."""
-    if signer.signature_algorithm in ("rsassa_pkcs1v15", "rsassa_pss"):
-        if not isinstance(public_key, rsa.RSAPublicKey):
-            raise SignatureFailure(f"{what}: an RSA signature but the signer key is not RSA")
-        if public_key.key_size < _MIN_RSA_BITS:
-            raise SignatureFailure(
-                f"{what}: the signer's RSA key has {public_key.key_size} bits; "
-                f"at least {_MIN_RSA_BITS} are required"
-            )
-        if public_key.key_size > _MAX_RSA_BITS:
-            raise SignatureFailure(
-                f"{what}: the signer's RSA key has {public_key.key_size} bits; "
-                f"at most {_MAX_RSA_BITS} are accepted"
-            )
-        if signer.signature_algorithm == "rsassa_pss":
-            if signer.pss_hash != hash_name or signer.pss_mgf_hash != hash_name:
-                raise AlgorithmParameterError(
-                    f"{what}: RSASSA-PSS parameters use a hash other than the digest "
-                    f"algorithm {hash_name}"
-                )
-            salt = signer.pss_salt_length or 0
-            # RFC 8017 §9.1.2: emLen = ceil((modBits - 1) / 8) >= hLen + sLen + 2
-            em_len = (public_key.key_size - 1 + 7) // 8
-            most = em_len - hash_factory().digest_size - 2
-            if not 0 <= salt <= most:
-                raise AlgorithmParameterError(
-                    f"{what}: RSASSA-PSS salt length {salt} does not fit a "
-                    f"{public_key.key_size}-bit key with {hash_name} (0..{most})"
-                )
-            pad: padding.AsymmetricPadding = padding.PSS(
-                mgf=padding.MGF1(hash_factory()), salt_length=salt
-            )
-        else:
-            pad = padding.PKCS1v15()
-        public_key.verify(signer.signature, to_verify, pad, hash_factory())
-    else:
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            raise SignatureFailure(f"{what}: an ECDSA signature but the signer key is not EC")
-        if not isinstance(public_key.curve, _ALLOWED_CURVES):
-            raise SignatureFailure(
-                f"{what}: the signer's curve {public_key.curve.name} is not accepted"
-            )
-        public_key.verify(signer.signature, to_verify, ec.ECDSA(hash_factory()))
-
-
 def unwrap(
     data: bytes,
     what: str,
     *,
     max_size: int = DEFAULT_MAX_SIZE,
     decryptor: Decryptor | None = None,
-    bag: BagLimits | None = None,
+    bag: Limits | None = None,
 ) -> Unwrapped:
     """Parse an artifact and remove an encryption layer (D14: sign-then-encrypt only).
 
@@ -626,7 +393,7 @@ def unwrap(
         try:
             inner_der = _explicit_inner(info["content"])
         except Exception as exc:  # hostile input: any parser failure is malformed data
-            raise CMSError(f"{what}: malformed encrypted content ({_short(exc)})") from exc
+            raise CMSError(f"{what}: malformed encrypted content ({short_reason(exc)})") from exc
         content_type, plaintext = decryptor.decrypt(content_type, inner_der)
         encrypted = True
         if content_type in oids.ENCRYPTED_TYPES:
@@ -651,10 +418,10 @@ def _refuse_encrypt_then_sign(signed: SignedData, what: str) -> None:
         )
 
 
-def _subject(cert: x509.Certificate) -> str:
+def subject_text(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or f"serial {cert.serial_number:x}"
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:160]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from sztp_client.errors import EncodingError, InternalError
+from sztp_client.limits import MIB
 from sztp_client.model.conveyed import BootstrapServer, RedirectInformation
 from sztp_client.model.rpc import GetBootstrappingDataInput
 from sztp_client.trust import cms
@@ -27,7 +28,7 @@ from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import VerifiedData
 
 #: largest trust-anchor bag unwrapped (D19: trust-anchor artifacts 1 MiB)
-MAX_TRUST_ANCHOR = 1024 * 1024
+MAX_TRUST_ANCHOR = MIB
 
 
 class HopTrustError(InternalError):

@@ -48,70 +48,34 @@ DataError): hostile data is refused, never a traceback.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sztp_client.errors import CMSError, DataError, SZTPError, TrustError, VerificationFailure
-from sztp_client.model.conveyed import (
-    DEFAULT_MAX_REDIRECT_SERVERS,
-    ConveyedInformation,
-    OnboardingInformation,
-    parse_conveyed_information,
-)
+from sztp_client.config import TrustConfig
+from sztp_client.errors import CMSError, SZTPError, VerificationFailure
+from sztp_client.limits import Limits
+from sztp_client.model.conveyed import ConveyedInformation, OnboardingInformation
+from sztp_client.model.conveyed_parser import parse_conveyed_information
 from sztp_client.model.voucher import Assertion, Voucher, parse_voucher
-from sztp_client.trust import armor, cms, oids
+from sztp_client.trust import armor, cms, cms_verify, oids
 from sztp_client.trust.chain import PathError, RevocationError, check_revocation, validate_path
 from sztp_client.trust.clock import Clock
-from sztp_client.trust.signer_policy import SignerPolicyError, VoucherSignerPolicy, check_signer
+from sztp_client.trust.signer_policy import VoucherSignerPolicy
 from sztp_client.trust.sources import InformationKind, SourceKind, check_delivery
+from sztp_client.trust.steps import (
+    PathBudget,
+    Step,
+    cert_name,
+    fail,
+    labelled,
+    require_digital_signature,
+)
+from sztp_client.trust.voucher_steps import check_voucher, verify_voucher_signature
 
-MIB = 1024 * 1024
-
-
-class Step(enum.StrEnum):
-    """Stable names of the verification steps, in the order they run."""
-
-    DECODE = "decode"
-    CONSISTENCY = "consistency"
-    VOUCHER_SIGNATURE = "voucher-signature"
-    VOUCHER_SIGNER_POLICY = "voucher-signer-policy"
-    VOUCHER_CONTENT = "voucher-content"
-    VOUCHER_VALIDITY = "voucher-validity"
-    VOUCHER_ASSERTION = "voucher-assertion"
-    VOUCHER_SERIAL_NUMBER = "voucher-serial-number"
-    VOUCHER_IDEVID_ISSUER = "voucher-idevid-issuer"
-    VOUCHER_NONCE = "voucher-nonce"
-    OWNER_CERTIFICATE = "owner-certificate"
-    REVOCATION = "revocation"
-    OWNER_KEY_USAGE = "owner-key-usage"
-    CONVEYED_INFORMATION_SIGNATURE = "conveyed-information-signature"
-    CONVEYED_INFORMATION = "conveyed-information"
-    SOURCE = "source"
-
-
-DEFAULT_ASSERTIONS = frozenset({Assertion.VERIFIED, Assertion.LOGGED})
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Size bounds of the artifacts (D19) and of the work one artifact may cause (D28)."""
-
-    conveyed_information: int = 16 * MIB
-    owner_certificate: int = MIB
-    ownership_voucher: int = MIB
-    cms_certificates: int = cms.DEFAULT_MAX_CERTIFICATES
-    cms_crls: int = cms.DEFAULT_MAX_CRLS
-    path_validations: int = 4
-    redirect_servers: int = DEFAULT_MAX_REDIRECT_SERVERS
-
-    @property
-    def bag(self) -> cms.BagLimits:
-        return cms.BagLimits(certificates=self.cms_certificates, crls=self.cms_crls)
+DEFAULT_ASSERTIONS: Final = TrustConfig().accept_assertions
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,40 +134,6 @@ class VerifiedData:
         return InformationKind.REDIRECT
 
 
-@contextmanager
-def _step(step: Step) -> Iterator[None]:
-    """Label any DataError raised inside with ``step`` (unless a deeper step already did)."""
-    try:
-        yield
-    except DataError as exc:
-        if exc.step is None:
-            exc.step = step.value
-        raise
-
-
-def _fail(step: Step, message: str) -> TrustError:
-    return TrustError(step.value, message)
-
-
-class _PathBudget:
-    """Counts the path validations spent on one artifact (D28)."""
-
-    def __init__(self, limit: int, step: Step, what: str) -> None:
-        self.limit = limit
-        self.used = 0
-        self.step = step
-        self.what = what
-
-    def spend(self) -> None:
-        if self.used >= self.limit:
-            raise _fail(
-                self.step,
-                f"the {self.what} needs more than {self.limit} certificate path validations "
-                "(limits.path-validations); an honest artifact needs one",
-            )
-        self.used += 1
-
-
 def verify_bootstrapping_data(
     artifacts: Artifacts,
     device: DeviceIdentity,
@@ -248,32 +178,32 @@ def _pipeline(
 ) -> VerifiedData:
     limits = policy.limits
     current[0] = Step.DECODE
-    with _step(Step.DECODE):
+    with labelled(Step.DECODE):
         conveyed = cms.unwrap(
             artifacts.conveyed_information,
             "conveyed-information",
             max_size=limits.conveyed_information,
             decryptor=decryptor,
-            bag=limits.bag,
+            bag=limits,
         )
     has_oc = artifacts.owner_certificate is not None
     has_ov = artifacts.ownership_voucher is not None
     if isinstance(conveyed, cms.Plain):
         if has_oc or has_ov:
-            raise _fail(
+            raise fail(
                 Step.CONSISTENCY,
                 "an owner certificate or voucher came with unsigned conveyed information; "
                 "the set is inconsistent (sign the conveyed information, or ship it alone)",
             )
         content_type = conveyed.content_type
         if content_type not in oids.CONVEYED_INFORMATION_TYPES:
-            raise _fail(
+            raise fail(
                 Step.DECODE,
                 f"conveyed information has content type {oids.name_of(content_type)}; "
                 "expected id-data, id-ct-sztpConveyedInfoJSON or id-ct-sztpConveyedInfoXML",
             )
         info = _parse_conveyed(conveyed.content, content_type, limits)
-        with _step(Step.SOURCE):
+        with labelled(Step.SOURCE):
             check_delivery(source, _kind_of(info), signed=False)
         return VerifiedData(info, False, conveyed.encrypted, content_type)
 
@@ -281,14 +211,14 @@ def _pipeline(
         missing = "ownership voucher" if has_oc else "owner certificate"
         if not has_oc and not has_ov:
             missing = "owner certificate and ownership voucher"
-        raise _fail(
+        raise fail(
             Step.CONSISTENCY,
             f"signed conveyed information came without its {missing} (RFC 8572 §5.4): "
             "signed data is verified through the voucher and the owner certificate",
         )
     signed_ci = conveyed.signed
     if signed_ci.econtent_type not in oids.CONVEYED_INFORMATION_TYPES:
-        raise _fail(
+        raise fail(
             Step.DECODE,
             f"signed conveyed information has eContentType {oids.name_of(signed_ci.econtent_type)};"
             " expected id-data, id-ct-sztpConveyedInfoJSON or id-ct-sztpConveyedInfoXML",
@@ -296,30 +226,30 @@ def _pipeline(
 
     # 1. voucher signature, then the signer policy
     current[0] = Step.VOUCHER_SIGNATURE
-    voucher_content, voucher_signer = _verify_voucher_signature(
+    voucher_content, voucher_signer = verify_voucher_signature(
         artifacts.ownership_voucher, policy, decryptor
     )
     current[0] = Step.VOUCHER_CONTENT
-    with _step(Step.VOUCHER_CONTENT):
+    with labelled(Step.VOUCHER_CONTENT):
         voucher = parse_voucher(voucher_content)
     # 2..6 voucher checks
     current[0] = Step.VOUCHER_VALIDITY
-    _check_voucher(voucher, device, policy, nonce)
+    check_voucher(voucher, device, policy, nonce)
     # 7. owner certificate to the pinned-domain-cert
     current[0] = Step.OWNER_CERTIFICATE
     owner_sd = _decode_owner_certificate(artifacts.owner_certificate, limits, decryptor)
     owner_cert = _owner_leaf(owner_sd)
-    with _step(Step.VOUCHER_CONTENT):
+    with labelled(Step.VOUCHER_CONTENT):
         pinned = armor.load_der_certificate(voucher.pinned_domain_cert, "pinned-domain-cert")
-    budget = _PathBudget(limits.path_validations, Step.OWNER_CERTIFICATE, "owner certificate")
+    budget = PathBudget(limits.path_validations, Step.OWNER_CERTIFICATE, "owner certificate")
     try:
         budget.spend()
         path = validate_path(owner_cert, owner_sd.certificates, [pinned], policy.clock)
     except PathError as exc:
-        raise _fail(
+        raise fail(
             Step.OWNER_CERTIFICATE,
-            f"the owner certificate {_name(owner_cert)} does not validate to the voucher's "
-            f"pinned-domain-cert {_name(pinned)}: {exc.reason}",
+            f"the owner certificate {cert_name(owner_cert)} does not validate to the voucher's "
+            f"pinned-domain-cert {cert_name(pinned)}: {exc.reason}",
         ) from exc
     # 8. revocation, only when the voucher asks for it
     current[0] = Step.REVOCATION
@@ -327,7 +257,7 @@ def _pipeline(
         try:
             check_revocation(path.certificates, owner_sd.crls, policy.clock)
         except RevocationError as exc:
-            raise _fail(Step.REVOCATION, str(exc)) from exc
+            raise fail(Step.REVOCATION, str(exc)) from exc
     # 9. owner certificate key usage
     current[0] = Step.OWNER_KEY_USAGE
     _check_owner_key_usage(owner_cert)
@@ -337,7 +267,7 @@ def _pipeline(
     current[0] = Step.CONVEYED_INFORMATION
     info = _parse_conveyed(content, signed_ci.econtent_type, limits)
     current[0] = Step.SOURCE
-    with _step(Step.SOURCE):
+    with labelled(Step.SOURCE):
         check_delivery(source, _kind_of(info), signed=True)
     return VerifiedData(
         conveyed_information=info,
@@ -363,7 +293,7 @@ def _parse_conveyed(content: bytes, content_type: str, limits: Limits) -> Convey
         oids.ID_CT_SZTP_CONVEYED_INFO_XML: "xml",
     }
     bound = limits.redirect_servers
-    with _step(Step.CONVEYED_INFORMATION):
+    with labelled(Step.CONVEYED_INFORMATION):
         chosen = encoding.get(content_type)
         if chosen == "json":
             return parse_conveyed_information(content, "json", max_redirect_servers=bound)
@@ -372,168 +302,27 @@ def _parse_conveyed(content: bytes, content_type: str, limits: Limits) -> Convey
         return parse_conveyed_information(content, None, max_redirect_servers=bound)
 
 
-def _verify_voucher_signature(
-    data: bytes, policy: TrustPolicy, decryptor: cms.Decryptor | None
-) -> tuple[bytes, x509.Certificate]:
-    step = Step.VOUCHER_SIGNATURE
-    with _step(step):
-        unwrapped = cms.unwrap(
-            data,
-            "ownership-voucher",
-            max_size=policy.limits.ownership_voucher,
-            decryptor=decryptor,
-            bag=policy.limits.bag,
-        )
-    if not isinstance(unwrapped, cms.Signed):
-        raise _fail(step, "the ownership voucher is not a CMS SignedData")
-    sd = unwrapped.signed
-    if sd.econtent_type not in oids.VOUCHER_TYPES:
-        raise _fail(
-            step,
-            f"the voucher's eContentType is {oids.name_of(sd.econtent_type)}; expected "
-            "id-ct-animaJSONVoucher (1.2.840.113549.1.9.16.1.40) or id-data",
-        )
-    if sd.econtent is None:
-        raise _fail(step, "the voucher CMS carries no content")
-    if len(sd.signers) != 1:
-        raise _fail(step, f"the voucher has {len(sd.signers)} signers; exactly one is expected")
-    signer = sd.signers[0]
-    anchors = policy.voucher_signer.trust_anchors
-    # D28: each distinct certificate once, and the signature tried with its key first; only a
-    # certificate that holds the signing key has its path validated.
-    unique: dict[bytes, x509.Certificate] = {}
-    for cert in (*sd.certificates, *anchors):
-        if signer.identifies(cert):
-            unique.setdefault(cert.public_bytes(serialization.Encoding.DER), cert)
-    candidates = list(unique.values())
-    if not candidates:
-        raise _fail(
-            step,
-            f"the voucher signer ({signer.describe()}) is neither in the voucher CMS nor a "
-            "voucher-signer trust anchor",
-        )
-    holders: list[tuple[x509.Certificate, bytes]] = []
-    signature_errors: list[CMSError] = []
-    for cert in candidates:
-        try:
-            content = cms.verify_signature(sd, signer, cert, "ownership voucher")
-        except CMSError as exc:
-            signature_errors.append(exc)
-            continue
-        holders.append((cert, content))
-    if not holders:
-        raise _fail(step, signature_errors[0].message) from signature_errors[0]
-    budget = _PathBudget(policy.limits.path_validations, step, "ownership voucher")
-    path_errors: list[str] = []
-    for cert, content in holders:
-        budget.spend()
-        try:
-            validate_path(cert, sd.certificates, anchors, policy.clock)
-        except PathError as exc:
-            if exc.exhausted:
-                raise _fail(step, f"the voucher signer's path: {exc.reason}") from exc
-            path_errors.append(exc.reason)
-            continue
-        _require_digital_signature(cert, step, "voucher signer")
-        try:
-            check_signer(cert, policy.voucher_signer)
-        except SignerPolicyError as exc:
-            raise _fail(Step.VOUCHER_SIGNER_POLICY, exc.reason) from exc
-        return content, cert
-    raise _fail(
-        step,
-        f"the voucher signer {_name(holders[0][0])} does not validate to a voucher-signer "
-        f"trust anchor: {path_errors[0]}",
-    )
-
-
-def _check_voucher(
-    voucher: Voucher, device: DeviceIdentity, policy: TrustPolicy, nonce: bytes | None
-) -> None:
-    clock: Clock = policy.clock
-    if clock.trusted:
-        now = clock.trusted_now()
-        if voucher.created_on > now:
-            raise _fail(
-                Step.VOUCHER_VALIDITY,
-                f"the voucher was created on {voucher.created_on.isoformat()}, after the "
-                f"current time {now.isoformat()}; check the device clock or the voucher",
-            )
-        if voucher.expires_on is not None and voucher.expires_on <= now:
-            raise _fail(
-                Step.VOUCHER_VALIDITY,
-                f"the voucher expired on {voucher.expires_on.isoformat()} (now "
-                f"{now.isoformat()}); ask the manufacturer for a new voucher",
-            )
-    if voucher.assertion not in policy.accepted_assertions:
-        accepted = ", ".join(sorted(a.value for a in policy.accepted_assertions)) or "none"
-        raise _fail(
-            Step.VOUCHER_ASSERTION,
-            f"the voucher's assertion '{voucher.assertion.value}' is not accepted by this "
-            f"device's policy (accepted: {accepted})",
-        )
-    if voucher.serial_number != device.serial_number:
-        raise _fail(
-            Step.VOUCHER_SERIAL_NUMBER,
-            f"the voucher is for serial number '{voucher.serial_number}', not this device "
-            f"('{device.serial_number}')",
-        )
-    if voucher.idevid_issuer is not None:
-        if device.idevid_issuer is None:
-            raise _fail(
-                Step.VOUCHER_IDEVID_ISSUER,
-                "the voucher names an idevid-issuer, but the device's IDevID issuer is not "
-                "known here (give the IDevID certificate)",
-            )
-        if voucher.idevid_issuer != device.idevid_issuer:
-            raise _fail(
-                Step.VOUCHER_IDEVID_ISSUER,
-                "the voucher's idevid-issuer does not match the authority key identifier of "
-                "the device's IDevID: the voucher is for a device of another issuer",
-            )
-    if voucher.nonce is None and policy.require_nonce_voucher:
-        raise _fail(
-            Step.VOUCHER_NONCE,
-            "the voucher carries no nonce, and this device accepts only nonce vouchers "
-            "(trust.require-nonce-voucher): a voucher without a nonce could be replayed, for "
-            "example after the device is resold",
-        )
-    if voucher.nonce is not None:
-        if nonce is None:
-            raise _fail(
-                Step.VOUCHER_NONCE,
-                "the voucher carries a nonce but the device sent none: a nonce voucher is "
-                "valid only for the request that asked for it",
-            )
-        if voucher.nonce != nonce:
-            raise _fail(
-                Step.VOUCHER_NONCE,
-                "the voucher's nonce differs from the nonce the device sent: a replayed or "
-                "foreign voucher",
-            )
-
-
 def _decode_owner_certificate(
     data: bytes, limits: Limits, decryptor: cms.Decryptor | None
 ) -> cms.SignedData:
     step = Step.OWNER_CERTIFICATE
-    with _step(step):
+    with labelled(step):
         unwrapped = cms.unwrap(
             data,
             "owner-certificate",
             max_size=limits.owner_certificate,
             decryptor=decryptor,
-            bag=limits.bag,
+            bag=limits,
         )
     if not isinstance(unwrapped, cms.Signed):
-        raise _fail(step, "the owner-certificate artifact is not a CMS SignedData")
+        raise fail(step, "the owner-certificate artifact is not a CMS SignedData")
     sd = unwrapped.signed
     if not sd.degenerate:
-        raise _fail(
+        raise fail(
             step, "the owner-certificate artifact must be a degenerate SignedData (no signers)"
         )
     if not sd.certificates:
-        raise _fail(step, "the owner-certificate artifact holds no certificate")
+        raise fail(step, "the owner-certificate artifact holds no certificate")
     return sd
 
 
@@ -546,7 +335,7 @@ def _owner_leaf(sd: cms.SignedData) -> x509.Certificate:
         if not any(o is not c and o.issuer == c.subject and o.subject != c.subject for o in certs)
     ]
     if len(leaves) != 1:
-        raise _fail(
+        raise fail(
             Step.OWNER_CERTIFICATE,
             f"the owner-certificate CMS must hold one end-entity certificate and its "
             f"intermediates; found {len(leaves)} candidate end entities",
@@ -554,41 +343,24 @@ def _owner_leaf(sd: cms.SignedData) -> x509.Certificate:
     return leaves[0]
 
 
-def _require_digital_signature(cert: x509.Certificate, step: Step, role: str) -> None:
-    try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return
-    if not usage.digital_signature:
-        raise _fail(
-            step,
-            f"the {role} certificate {_name(cert)} has a KeyUsage without digitalSignature, "
-            "so it may not sign",
-        )
-
-
 def _check_owner_key_usage(cert: x509.Certificate) -> None:
-    _require_digital_signature(cert, Step.OWNER_KEY_USAGE, "owner")
+    require_digital_signature(cert, Step.OWNER_KEY_USAGE, "owner")
 
 
 def _verify_conveyed_signature(sd: cms.SignedData, owner: x509.Certificate) -> bytes:
     step = Step.CONVEYED_INFORMATION_SIGNATURE
     if len(sd.signers) != 1:
-        raise _fail(
+        raise fail(
             step, f"the conveyed information has {len(sd.signers)} signers; exactly one expected"
         )
     signer = sd.signers[0]
     if not signer.identifies(owner):
-        raise _fail(
+        raise fail(
             step,
             f"the conveyed information is signed by {signer.describe()}, not by the owner "
-            f"certificate {_name(owner)}",
+            f"certificate {cert_name(owner)}",
         )
     try:
-        return cms.verify_signature(sd, signer, owner, "conveyed information")
+        return cms_verify.verify_signature(sd, signer, owner, "conveyed information")
     except CMSError as exc:
-        raise _fail(step, exc.message) from exc
-
-
-def _name(cert: x509.Certificate) -> str:
-    return f"'{cert.subject.rfc4514_string()}'"
+        raise fail(step, exc.message) from exc

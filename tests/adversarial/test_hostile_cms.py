@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sztp_client.errors import CMSError, DataError, ModelError, TrustError, VerificationFailure
-from sztp_client.trust import cms, oids, verifier
-from sztp_client.trust.verifier import Artifacts, Limits
+from sztp_client.limits import Limits
+from sztp_client.trust import cms, cms_algorithms, cms_verify, oids, verifier, voucher_steps
+from sztp_client.trust.verifier import Artifacts
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import SignedSet, make_signed_set, redirect_json, voucher_json
 from sztp_lab.pki import Issued, LabPKI, make_crl, make_lab_pki
@@ -46,7 +47,7 @@ class Counts:
 def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
     """Count the signature checks and path validations the verifier makes."""
     seen = Counts()
-    real_verify = cms.verify_signature
+    real_verify = cms_verify.verify_signature
     real_path = verifier.validate_path
 
     def counting_verify(*args: Any, **kwargs: Any) -> bytes:
@@ -57,8 +58,9 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
         seen.paths += 1
         return real_path(*args, **kwargs)
 
-    monkeypatch.setattr(cms, "verify_signature", counting_verify)
+    monkeypatch.setattr(cms_verify, "verify_signature", counting_verify)
     monkeypatch.setattr(verifier, "validate_path", counting_path)
+    monkeypatch.setattr(voucher_steps, "validate_path", counting_path)
     yield seen
 
 
@@ -120,7 +122,7 @@ def test_pss_salt_length_negative_or_huge(rsa_pki: LabPKI, salt: int) -> None:
         with_voucher(signed, mutate_signer(signed.ownership_voucher or b"", change)),
         "voucher-signature",
     )
-    assert isinstance(err, cms.AlgorithmParameterError)
+    assert isinstance(err, cms_algorithms.AlgorithmParameterError)
     assert "salt length" in err.message
 
 
@@ -137,7 +139,7 @@ def test_pss_salt_length_above_what_the_key_allows(rsa_pki: LabPKI) -> None:
         "voucher-signature",
     )
     assert isinstance(err, TrustError)
-    assert isinstance(err.__cause__, cms.AlgorithmParameterError)
+    assert isinstance(err.__cause__, cms_algorithms.AlgorithmParameterError)
     assert "0..222" in err.message
 
 
@@ -176,7 +178,7 @@ def test_pss_mgf_or_hash_unknown(rsa_pki: LabPKI, what: str, change: Callable[[A
     signed = pss_set(rsa_pki)
     voucher = mutate_signer(signed.ownership_voucher or b"", lambda si: change(pss_params(si)))
     err = refused(rsa_pki, with_voucher(signed, voucher), "voucher-signature")
-    assert isinstance(err, cms.AlgorithmParameterError), what
+    assert isinstance(err, cms_algorithms.AlgorithmParameterError), what
 
 
 @pytest.mark.parametrize("digest", ["md5", "sha1", "1.2.3.4"])
@@ -188,7 +190,7 @@ def test_digest_algorithm_unknown(pki: LabPKI, digest: str) -> None:
 
     voucher = mutate_signer(signed.ownership_voucher or b"", change)
     err = refused(pki, with_voucher(signed, voucher), "voucher-signature")
-    assert isinstance(err, cms.AlgorithmParameterError)
+    assert isinstance(err, cms_algorithms.AlgorithmParameterError)
 
 
 def test_pss_salt_negative_in_conveyed_information(rsa_pki: LabPKI) -> None:
@@ -206,7 +208,7 @@ def test_pss_salt_negative_in_conveyed_information(rsa_pki: LabPKI) -> None:
 
     bad = Artifacts(mutate_signer(ci, change), good.owner_certificate, good.ownership_voucher)
     err = refused(rsa_pki, bad, "decode")
-    assert isinstance(err, cms.AlgorithmParameterError)
+    assert isinstance(err, cms_algorithms.AlgorithmParameterError)
 
 
 def test_primitive_failure_becomes_a_signature_failure(
@@ -218,7 +220,7 @@ def test_primitive_failure_becomes_a_signature_failure(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OverflowError("Python int too large to convert to C long")
 
-    monkeypatch.setattr(cms, "_check_with_key", broken)
+    monkeypatch.setattr(cms_verify, "_check_with_key", broken)
     err = refused(pki, signed, "voucher-signature")
     assert isinstance(err, TrustError)
     assert "OverflowError" in err.message

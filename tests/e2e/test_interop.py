@@ -22,8 +22,9 @@ from sztp_client.errors import (
     TLSAlertError,
 )
 from sztp_client.model.rpc import GetBootstrappingDataInput
+from sztp_client.model.server_uri import parse_server_uri
 from sztp_client.state.status import describe_error
-from sztp_client.transport.restconf import RestconfClient, parse_server_uri
+from sztp_client.transport.restconf import RestconfClient
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust

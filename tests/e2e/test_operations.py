@@ -100,7 +100,11 @@ def hanging(root: Path, name: str) -> tuple[Path, Path, str]:
     """A flag file (while it exists the command hangs), a pid file, and the shell snippet."""
     flag, pid = root / f"{name}.hang", root / f"{name}.pid"
     flag.touch()
-    snippet = f'if [ -f "{flag}" ]; then echo $$ > "{pid}"; exec sleep 600; fi'
+    # the pid file appears whole (written, then renamed): its existence means it can be read
+    snippet = (
+        f'if [ -f "{flag}" ]; then echo $$ > "{pid}.tmp"; mv "{pid}.tmp" "{pid}"; '
+        "exec sleep 600; fi"
+    )
     return flag, pid, snippet
 
 

@@ -13,20 +13,19 @@ recorded in ``handshake_errors``.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import ssl
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from sztp_lab.https import HTTPSServer, load_server_identity
 from sztp_lab.pki import Issued, make_end_entity, make_intermediate_ca, make_root_ca, utcnow
 
 
@@ -117,28 +116,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_HEAD = _handle
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(HTTPSServer):
+    """The lab's HTTPS server; failed handshakes are recorded on the owner.  Threads are not
+    joined on close (a test's client may hang up at any point)."""
+
     daemon_threads = True
+    block_on_close = False
     owner: ScriptedServer
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        context = self.owner.context
-        if context is not None:
-            try:
-                request = context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError) as exc:
-                with self.owner.lock:
-                    self.owner.handshake_errors.append(exc)
-                request.close()
-                return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that hang up early (size limits, timeouts) are expected
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
+    def handshake_failed(self, client_address: Any, exc: BaseException) -> None:
+        with self.owner.lock:
+            self.owner.handshake_errors.append(exc)
 
 
 class ScriptedServer:
@@ -169,18 +157,13 @@ class ScriptedServer:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.minimum_version = minimum_version
             context.maximum_version = maximum_version
-            with tempfile.TemporaryDirectory() as scratch:
-                cert_file, key_file = Path(scratch, "cert.pem"), Path(scratch, "key.pem")
-                cert_file.write_bytes(cert_chain_pem)
-                key_file.write_bytes(key_pem)
-                context.load_cert_chain(cert_file, key_file)
+            load_server_identity(context, cert_chain_pem, key_pem)
             if client_ca is not None:
                 context.verify_mode = ssl.CERT_REQUIRED
                 context.load_verify_locations(cadata=client_ca.decode("ascii"))
             self.context = context
         family_host = host.strip("[]")
-        server_class = _Server6 if ":" in family_host else _Server
-        self._server = server_class((family_host, 0), _Handler)
+        self._server = _Server((family_host, 0), _Handler, self.context)
         self._server.owner = self
         self.host = family_host
         self.port: int = self._server.server_address[1]
@@ -220,6 +203,7 @@ class ScriptedServer:
     def stop(self) -> None:
         self.stopping.set()
         self._server.shutdown()
+        self._server.close_connections()
         self._server.server_close()
         self._thread.join(timeout=5)
 

@@ -23,7 +23,7 @@ from sztp_client.errors import (
     TransportError,
 )
 from sztp_client.transport.download import _QUEUE_CHUNKS, DownloadResult, download
-from sztp_client.transport.restconf import Timeouts
+from sztp_client.transport.http import Timeouts
 from tests.helpers.tls_server import Reply, ScriptedServer, ServerPKI, credentials, make_server_pki
 
 pytestmark = pytest.mark.integration

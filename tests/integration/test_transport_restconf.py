@@ -16,6 +16,7 @@ import ssl
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ from sztp_client.errors import (
     TLSError,
     TransportError,
 )
-from sztp_client.model.progress import ProgressType
+from sztp_client.limits import Limits, TransportLimits
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     ReportingLevel,
@@ -45,12 +46,10 @@ from sztp_client.model.rpc import (
     parse_get_bootstrapping_data_input,
     parse_report_progress_input,
 )
-from sztp_client.transport.restconf import (
-    RestconfClient,
-    ServerEndpoint,
-    Timeouts,
-    TransportLimits,
-)
+from sztp_client.model.server_uri import ServerEndpoint
+from sztp_client.progress import ProgressType
+from sztp_client.transport.http import Timeouts
+from sztp_client.transport.restconf import RestconfClient
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust
@@ -585,11 +584,12 @@ def test_oversize_reply_is_refused(
         return gbd_json()[:-2] + b" " * spaces + b"}}"
 
     limit = len(padded(4096)) - 1
+    narrow = replace(TransportLimits.of(Limits()), response=limit)
     server.routes[GBD_PATH] = Reply(
         200, {"Content-Type": JSON_TYPE}, padded(4096), no_length=no_length
     )
     with (
-        client_for(server, spki=spki, limits=TransportLimits(response=limit)) as client,
+        client_for(server, spki=spki, limits=narrow) as client,
         pytest.raises(SizeLimitError) as info,
     ):
         client.get_bootstrapping_data(TRUSTED_REQUEST)
@@ -599,7 +599,7 @@ def test_oversize_reply_is_refused(
     server.routes[GBD_PATH] = Reply(
         200, {"Content-Type": JSON_TYPE}, padded(4095), no_length=no_length
     )
-    with client_for(server, spki=spki, limits=TransportLimits(response=limit)) as client:
+    with client_for(server, spki=spki, limits=narrow) as client:
         assert client.get_bootstrapping_data(TRUSTED_REQUEST).conveyed_information == CONVEYED
 
 

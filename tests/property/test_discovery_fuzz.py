@@ -34,7 +34,7 @@ from sztp_client.discovery.dns_records import (
 )
 from sztp_client.discovery.media_layout import DirEntry, medium_path, read_layout
 from sztp_client.errors import DataError
-from sztp_client.transport.restconf import parse_server_uri
+from sztp_client.model.server_uri import parse_server_uri
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -250,8 +250,9 @@ def test_r108_srv_order_is_by_priority_and_complete(
             continue
         if ":" in name or "[" in name or not name:
             continue
+        if endpoint.port != number or endpoint.root is not None:
+            continue  # e.g. "a/": the port would land in a path; order_srv leaves it out
         uri = f"https://{name}:{number}"
-        assert endpoint.port == number
         usable.setdefault(uri, priority)
         usable[uri] = min(usable[uri], priority)
     assert set(result.uris) == set(usable)

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sztp_client.encoding import (
+from sztp_client.encoding.yang_types import (
     decode_base64,
     decode_hex_string,
     encode_base64,
@@ -40,15 +40,15 @@ from sztp_client.model.conveyed import (
     OnboardingInformation,
     RedirectInformation,
     conveyed_information_to_json,
-    parse_conveyed_information,
 )
-from sztp_client.model.progress import ProgressType
+from sztp_client.model.conveyed_parser import parse_conveyed_information
 from sztp_client.model.rpc import (
     parse_get_bootstrapping_data_input,
     parse_get_bootstrapping_data_output,
     parse_report_progress_input,
 )
 from sztp_client.model.voucher import parse_voucher
+from sztp_client.progress import ProgressType
 
 FUZZ = settings(
     max_examples=200,

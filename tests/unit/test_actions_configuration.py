@@ -18,7 +18,7 @@ from sztp_client.actions.configuration import (
 )
 from sztp_client.errors import ConfigApplyError
 from sztp_client.model.conveyed import ConfigurationHandling
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 from sztp_client.state import store
 
 MERGE = ConfigurationHandling.MERGE
@@ -51,6 +51,7 @@ def device(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.subprocess
 def test_command_commit_merge_and_rollback(device: Path) -> None:
     running = device / "running.conf"
     work = device / "work"
@@ -70,6 +71,7 @@ def test_command_commit_merge_and_rollback(device: Path) -> None:
     assert running.read_text() == "hostname factory\n"
 
 
+@pytest.mark.subprocess
 def test_command_commit_replace_and_discard(device: Path) -> None:
     running = device / "running.conf"
     applier = CommandApplier(
@@ -84,6 +86,7 @@ def test_command_commit_replace_and_discard(device: Path) -> None:
     assert running.read_text() == "hostname sw1\n"
 
 
+@pytest.mark.subprocess
 def test_command_config_path_appended(tmp_path: Path) -> None:
     log = tmp_path / "log"
     tool = write_tool(tmp_path / "apply.sh", f'echo "$#:$1:$(cat "$2")" > {log}\n')
@@ -91,6 +94,7 @@ def test_command_config_path_appended(tmp_path: Path) -> None:
     assert log.read_text() == "2:apply:cfg\n"
 
 
+@pytest.mark.subprocess
 def test_command_commit_failure(device: Path) -> None:
     tool = write_tool(device / "bad.sh", "echo 'line 3: syntax error' >&2\nexit 4\n")
     applier = CommandApplier([str(tool)], [str(device / "rollback.sh")], work_dir=device / "w")
@@ -104,6 +108,7 @@ def test_command_commit_failure(device: Path) -> None:
     assert not (device / "running.conf.saved").exists()
 
 
+@pytest.mark.subprocess
 def test_command_commit_timeout(tmp_path: Path) -> None:
     tool = write_tool(tmp_path / "slow.sh", "sleep 30\n")
     applier = CommandApplier([str(tool)], None, work_dir=tmp_path / "w", timeout=0.3)
@@ -111,6 +116,7 @@ def test_command_commit_timeout(tmp_path: Path) -> None:
         applier.commit(b"x", MERGE)
 
 
+@pytest.mark.subprocess
 def test_command_without_rollback_command(device: Path) -> None:
     applier = CommandApplier([str(device / "commit.sh")], None, work_dir=device / "w")
     applier.commit(b"x\n", MERGE)
@@ -118,6 +124,7 @@ def test_command_without_rollback_command(device: Path) -> None:
         applier.rollback()
 
 
+@pytest.mark.subprocess
 def test_command_rollback_failure(device: Path) -> None:
     bad = write_tool(device / "bad-rollback.sh", "echo 'no snapshot' ; exit 1\n")
     applier = CommandApplier([str(device / "commit.sh")], [str(bad)], work_dir=device / "w")

@@ -16,15 +16,14 @@ import pytest
 
 from sztp_client.actions import image as img
 from sztp_client.actions.image import (
-    ABDirectoryInstaller,
-    CommandInstaller,
     fetch_verified_image,
     read_boot_id,
     read_os_release,
 )
+from sztp_client.actions.installers import ABDirectoryInstaller, CommandInstaller
 from sztp_client.errors import BootImageError, ConnectError, ServerError
 from sztp_client.model.conveyed import SHA_256, BootImage, ImageVerification
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 from sztp_client.protocol.image_policy import (
     RunningSystem,
     image_matches_running,
@@ -293,6 +292,7 @@ def write_tool(path: Path, body: str) -> Path:
     return path
 
 
+@pytest.mark.subprocess
 def test_command_installer_success(tmp_path: Path) -> None:
     image_file = tmp_path / "os.img"
     image_file.write_bytes(IMAGE)
@@ -319,6 +319,7 @@ def test_command_installer_success(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.subprocess
 def test_command_installer_appends_path(tmp_path: Path) -> None:
     image_file = tmp_path / "os.img"
     image_file.write_bytes(IMAGE)
@@ -330,6 +331,7 @@ def test_command_installer_appends_path(tmp_path: Path) -> None:
     assert record.read_text() == f"2:flash:{image_file}\n"
 
 
+@pytest.mark.subprocess
 def test_command_installer_failure_carries_output(tmp_path: Path) -> None:
     image_file = tmp_path / "os.img"
     image_file.write_bytes(IMAGE)
@@ -340,6 +342,7 @@ def test_command_installer_failure_carries_output(tmp_path: Path) -> None:
     assert "flash write failed at block 7" in info.value.message
 
 
+@pytest.mark.subprocess
 def test_command_installer_timeout_kills_group(tmp_path: Path) -> None:
     image_file = tmp_path / "os.img"
     image_file.write_bytes(IMAGE)
@@ -363,6 +366,7 @@ def test_command_installer_timeout_kills_group(tmp_path: Path) -> None:
         pytest.fail("the installer's child process survived the timeout")
 
 
+@pytest.mark.subprocess
 def test_command_installer_missing_command(tmp_path: Path) -> None:
     with pytest.raises(BootImageError, match="cannot start"):
         CommandInstaller([str(tmp_path / "missing")]).install(tmp_path, boot_image(), DIGEST)

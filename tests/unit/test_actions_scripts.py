@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.actions import scripts
-from sztp_client.actions.scripts import ScriptPolicy, run_process, run_script
+from sztp_client.actions import process, scripts
+from sztp_client.actions.process import run_process
+from sztp_client.actions.scripts import ScriptPolicy, run_script
 from sztp_client.errors import ScriptError
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 
 ENV = {"SZTP_SERIAL_NUMBER": "SN-0042", "SZTP_BOOTSTRAP_SERVER": "https://sztp.example:8443"}
 
@@ -44,6 +45,7 @@ def process_gone(pid: int) -> bool:
     return "Z" in state.split()[1]
 
 
+@pytest.mark.subprocess
 def test_exit_zero_is_success(tmp_path: Path) -> None:
     """D3: status 0 = success; output captured (stdout and stderr)."""
     result = run(tmp_path, b"echo out; echo err >&2; exit 0\n")
@@ -51,6 +53,7 @@ def test_exit_zero_is_success(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the working directory is removed
 
 
+@pytest.mark.subprocess
 def test_warning_code_continues_with_output(tmp_path: Path) -> None:
     """D3: status 10 = warning (soft error) with the output kept for the report."""
     result = run(tmp_path, b"echo 'disk almost full'\nexit 10\n", stage="post")
@@ -60,6 +63,7 @@ def test_warning_code_continues_with_output(tmp_path: Path) -> None:
     assert result.output == "disk almost full\n"
 
 
+@pytest.mark.subprocess
 def test_warning_codes_are_configurable(tmp_path: Path) -> None:
     policy = ScriptPolicy(timeout=30, warning_codes=frozenset({3}))
     assert run(tmp_path, b"exit 3\n", policy=policy).warning
@@ -67,6 +71,7 @@ def test_warning_codes_are_configurable(tmp_path: Path) -> None:
         run(tmp_path, b"exit 10\n", policy=policy)
 
 
+@pytest.mark.subprocess
 def test_other_status_is_error(tmp_path: Path) -> None:
     """D3: any other status = error carrying the status and the output tail."""
     with pytest.raises(ScriptError) as info:
@@ -79,12 +84,14 @@ def test_other_status_is_error(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.subprocess
 def test_post_script_error_is_reported_as_post(tmp_path: Path) -> None:
     with pytest.raises(ScriptError) as info:
         run(tmp_path, b"exit 2\n", stage="post")
     assert info.value.reported_as() is ProgressType.POST_SCRIPT_ERROR
 
 
+@pytest.mark.subprocess
 def test_signal_is_error(tmp_path: Path) -> None:
     """D3: a script ended by a signal is an error naming the signal."""
     with pytest.raises(ScriptError) as info:
@@ -93,6 +100,7 @@ def test_signal_is_error(tmp_path: Path) -> None:
     assert info.value.output == "before\n"
 
 
+@pytest.mark.subprocess
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     """D4: at the timeout the script and the processes it started are killed."""
     pid_file = tmp_path / "child.pid"
@@ -112,6 +120,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["child.pid"]
 
 
+@pytest.mark.subprocess
 def test_huge_output_keeps_only_the_tail(tmp_path: Path) -> None:
     """D4: 200 MB of output costs no memory; the last bytes are kept, bounded."""
     limit = 4096
@@ -124,11 +133,13 @@ def test_huge_output_keeps_only_the_tail(tmp_path: Path) -> None:
     assert note == f"[{200000009 - len(shown)} earlier bytes of output omitted]"
 
 
+@pytest.mark.subprocess
 def test_output_not_utf8_is_replaced(tmp_path: Path) -> None:
     result = run(tmp_path, b"printf 'a\\377b'\n")
     assert result.output == "a\ufffdb"
 
 
+@pytest.mark.subprocess
 def test_shebang_with_usr_bin_env(tmp_path: Path) -> None:
     """D4: the interpreter comes from the #! line; /usr/bin/env is an absolute path."""
     assert Path("/usr/bin/env").exists() and Path("/usr/bin/python3").exists()
@@ -136,6 +147,7 @@ def test_shebang_with_usr_bin_env(tmp_path: Path) -> None:
     assert run(tmp_path, script).output == "py 3\n"
 
 
+@pytest.mark.subprocess
 def test_shebang_absolute_python_with_argument(tmp_path: Path) -> None:
     script = f"#!{sys.executable} -B\nimport sys\nprint(int(sys.dont_write_bytecode))\n".encode()
     assert run(tmp_path, script).output == "1\n"
@@ -148,6 +160,7 @@ def test_shebang_relative_interpreter_refused(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.subprocess
 def test_shebang_missing_interpreter(tmp_path: Path) -> None:
     with pytest.raises(ScriptError) as info:
         run(tmp_path, b"#!/nonexistent/interpreter\n")
@@ -155,12 +168,14 @@ def test_shebang_missing_interpreter(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.subprocess
 def test_no_shebang_runs_with_bin_sh(tmp_path: Path) -> None:
     """D4: no #! line: /bin/sh runs the script ($0 is the script file)."""
     result = run(tmp_path, b'echo "$0"\n')
     assert result.output.strip().endswith("/pre-configuration-script")
 
 
+@pytest.mark.subprocess
 def test_environment_is_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """D4: only PATH, HOME (the work dir), LANG, SZTP_STAGE and the SZTP_* passed in."""
     monkeypatch.setenv("LEAKED_SECRET", "do-not-pass")
@@ -192,6 +207,7 @@ def test_environment_refuses_other_names(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.subprocess
 def test_private_work_dir_and_file_modes_while_running(tmp_path: Path) -> None:
     """D4: the script file is 0700 and its working directory private (0700); stdin is empty."""
     script = b'stat -c %a "$0"; stat -c %a .; cat; echo "stdin-done"\n'
@@ -199,6 +215,7 @@ def test_private_work_dir_and_file_modes_while_running(tmp_path: Path) -> None:
     assert result.output == "700\n700\nstdin-done\n"
 
 
+@pytest.mark.subprocess
 def test_work_dir_removed_even_when_script_locks_it(tmp_path: Path) -> None:
     """A script that makes its files unreadable still leaves nothing behind."""
     script = b"mkdir -p deep/er && touch deep/er/f && chmod 000 deep/er deep\nexit 1\n"
@@ -207,6 +224,7 @@ def test_work_dir_removed_even_when_script_locks_it(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.subprocess
 def test_empty_script_succeeds(tmp_path: Path) -> None:
     assert run(tmp_path, b"").exit_code == 0
 
@@ -220,6 +238,7 @@ def test_policy_validation() -> None:
         ScriptPolicy(warning_codes=frozenset({0}))
 
 
+@pytest.mark.subprocess
 def test_run_process_stops_reading_when_the_command_exits(tmp_path: Path) -> None:
     """A background process that keeps the pipe open does not hold the caller up."""
     pid_file = tmp_path / "bg.pid"
@@ -237,6 +256,7 @@ def test_run_process_stops_reading_when_the_command_exits(tmp_path: Path) -> Non
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+@pytest.mark.subprocess
 def test_run_process_outcome_describe(tmp_path: Path) -> None:
     env = {"PATH": scripts.CLEAN_PATH}
     assert run_process(
@@ -248,7 +268,7 @@ def test_run_process_outcome_describe(tmp_path: Path) -> None:
 
 
 def test_output_text_does_not_start_inside_a_utf8_sequence() -> None:
-    outcome = scripts.ProcessOutcome(
+    outcome = process.ProcessOutcome(
         returncode=0,
         timed_out=False,
         output="é".encode() * 100,
@@ -264,6 +284,7 @@ def test_output_text_does_not_start_inside_a_utf8_sequence() -> None:
     assert len(text.encode()) <= 100
 
 
+@pytest.mark.subprocess
 def test_run_process_without_pidfd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Kernels without pidfd_open: the runner polls instead, with the same results."""
 

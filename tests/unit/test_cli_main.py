@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,10 +15,22 @@ from sztp_client.errors import UsageError
 
 #: modules only ``run`` needs: TLS, HTTP, the runner
 HEAVY = ("sztp_client.runner", "sztp_client.transport.restconf", "urllib3")
+#: what ``status`` never needs: it reads two JSON files and the configuration
+NEVER_FOR_STATUS = (
+    "cryptography",
+    "ssl",
+    "urllib3",
+    "asn1crypto",
+    "defusedxml",
+    "xml.etree.ElementTree",
+    "sztp_client.trust.cms",
+    "sztp_client.encoding.xml",
+    "difflib",
+)
 
 
-def _loaded_after(*argv: str) -> set[str]:
-    """The heavy modules imported by a fresh interpreter running ``sztp-client ARGV``."""
+def _loaded_after(*argv: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
+    """The ``watched`` modules imported by a fresh interpreter running ``sztp-client ARGV``."""
     probe = (
         "import json, sys\n"
         "from sztp_client.cli.main import main\n"
@@ -25,7 +38,7 @@ def _loaded_after(*argv: str) -> set[str]:
         f"    main({list(argv)!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))\n"
+        f"print(json.dumps([m for m in {list(watched)!r} if m in sys.modules]))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
@@ -38,10 +51,22 @@ def _loaded_after(*argv: str) -> set[str]:
     [("--version",), ("status", "--config", "/nonexistent/client.toml")],
     ids=["version", "status"],
 )
+@pytest.mark.subprocess
 def test_version_and_status_do_not_load_the_network_code(argv: tuple[str, ...]) -> None:
     assert _loaded_after(*argv) == set()
 
 
+@pytest.mark.subprocess
+def test_status_loads_no_cryptography_tls_http_or_xml(tmp_path: Path) -> None:
+    """``status`` with a configuration file (TOML read, state and status looked for) loads
+    none of the libraries of the network path (start-up: 2 x a bare interpreter, 16 MiB)."""
+    config = tmp_path / "client.toml"
+    config.write_text('[paths]\nstate-dir = "s"\nrun-dir = "r"\ncache-dir = "c"\n')
+    assert _loaded_after("status", "--config", str(config), watched=NEVER_FOR_STATUS) == set()
+    assert _loaded_after("--version", watched=NEVER_FOR_STATUS) == set()
+
+
+@pytest.mark.subprocess
 def test_run_loads_what_it_needs() -> None:
     assert _loaded_after("run", "--help") == set(HEAVY)
 

@@ -93,6 +93,7 @@ def test_invalid_toml(tmp_path: Path) -> None:
         parse_config("[trust\n", tmp_path)
 
 
+@pytest.mark.subprocess
 def test_invalid_file_exits_78_naming_the_key(tmp_path: Path) -> None:
     """D20: an invalid configuration file makes run and status exit 78."""
     bad = tmp_path / "client.toml"

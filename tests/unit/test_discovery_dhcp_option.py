@@ -20,7 +20,7 @@ from sztp_client.discovery.dhcp_option import (
 )
 from sztp_client.discovery.errors import DhcpOptionError, NothingUsableError
 from sztp_client.errors import DataError, SizeLimitError
-from sztp_client.transport.restconf import ServerEndpoint
+from sztp_client.model.server_uri import ServerEndpoint
 
 URI_1 = b"https://sztp1.example.com"
 URI_2 = b"https://192.0.2.10:8443"

@@ -281,3 +281,11 @@ def test_srv_record_count_bounded() -> None:
     """D19: more SRV records than the bound are refused, typed."""
     with pytest.raises(DnsRecordError):
         order_srv([(0, 0, 443, "a.example")] * 65, choose=random.Random(0).randint)
+
+
+def test_r108_a_target_that_would_move_the_port_into_a_path_is_left_out() -> None:
+    """R-108: "a/" would make https://a/:8443, a URI with port 443 and path "/:8443"; such a
+    target is not a host name and is left out, never tried on another port."""
+    result = order_srv([(0, 0, 8443, "a/"), (0, 0, 8443, "b.example.")], choose=lambda a, b: a)
+    assert result.uris == ("https://b.example:8443",)
+    assert any("not a valid host name" in reason for reason in result.ignored)

@@ -19,7 +19,7 @@ from sztp_client.discovery.media_layout import (
     resolve_in_medium,
 )
 from sztp_client.errors import DataError
-from sztp_client.model.progress import ProgressType
+from sztp_client.progress import ProgressType
 
 SERIAL = "SN-0042"
 

@@ -6,20 +6,21 @@ import datetime as dt
 
 import pytest
 
-from sztp_client.encoding import (
+from sztp_client.encoding.json import YangJSONObject, load_json
+from sztp_client.encoding.xml import (
     XMLIdentity,
     XMLKind,
     XMLSchemaNode,
-    YangJSONObject,
+    load_xml,
+    load_xml_with_namespaces,
+    xml_to_json_tree,
+)
+from sztp_client.encoding.yang_types import (
     decode_base64,
     decode_hex_string,
     encode_base64,
     format_datetime,
-    load_json,
-    load_xml,
-    load_xml_with_namespaces,
     parse_datetime,
-    xml_to_json_tree,
 )
 from sztp_client.errors import DataError, EncodingError, ModelError
 
@@ -216,6 +217,15 @@ def test_r134_format_datetime_refuses_naive() -> None:
     """R-134: a naive datetime has no defined instant; formatting it is a programming error."""
     with pytest.raises(ValueError, match="timezone-aware"):
         format_datetime(dt.datetime(2020, 1, 1))
+
+
+def test_r134_one_formatter_at_each_precision() -> None:
+    """The status document keeps six fraction digits, the device state whole seconds."""
+    value = dt.datetime(2016, 10, 7, 19, 31, 42, 500000, tzinfo=dt.UTC)
+    assert format_datetime(value, "microseconds") == "2016-10-07T19:31:42.500000Z"
+    assert format_datetime(value, "seconds") == "2016-10-07T19:31:42Z"
+    whole = value.replace(microsecond=0)
+    assert format_datetime(whole, "microseconds") == "2016-10-07T19:31:42.000000Z"
 
 
 # ---------------------------------------------------------------------------------------------

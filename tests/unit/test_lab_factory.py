@@ -279,6 +279,7 @@ def test_crl(ec_pki: LabPKI) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.subprocess
 def test_openssl_accepts_the_certificate_profiles(pki: LabPKI, openssl: None) -> None:
     """openssl verify -x509_strict on every end entity (an independent profile check)."""
     import subprocess
@@ -469,6 +470,7 @@ RSA_VARIANTS: list[dict[str, object]] = [
 
 @pytest.mark.integration
 @pytest.mark.parametrize("content_type", ["json", "xml", "data", "voucher"])
+@pytest.mark.subprocess
 def test_openssl_verifies_lab_signatures(pki: LabPKI, content_type: str, openssl: None) -> None:
     variants = SIGN_VARIANTS + (RSA_VARIANTS if pki.key_type.startswith("rsa") else [])
     content = b'{"anything": "at all"}'
@@ -478,6 +480,7 @@ def test_openssl_verifies_lab_signatures(pki: LabPKI, content_type: str, openssl
 
 
 @pytest.mark.integration
+@pytest.mark.subprocess
 def test_openssl_rejects_tampered_lab_signatures(ec_pki: LabPKI, openssl: None) -> None:
     for variant in ({}, {"signed_attributes": False}, {"version1": True}):
         der = cms.sign(b"original", "json", ec_pki.owner_certificate, **variant)  # type: ignore[arg-type]
@@ -493,6 +496,7 @@ def test_openssl_rejects_tampered_lab_signatures(ec_pki: LabPKI, openssl: None) 
 
 
 @pytest.mark.integration
+@pytest.mark.subprocess
 def test_openssl_decrypts_lab_envelopes(pki: LabPKI, openssl: None) -> None:
     device = pki.idevid("SN-DECRYPT")
     options: list[dict[str, object]] = [{}, {"cipher": "aes-128-cbc"}]
@@ -518,6 +522,7 @@ def test_openssl_decrypts_lab_envelopes(pki: LabPKI, openssl: None) -> None:
     "econtent_type",
     [cms.OID_CONVEYED_INFO_JSON, cms.OID_CONVEYED_INFO_XML, cms.OID_VOUCHER, cms.OID_DATA],
 )
+@pytest.mark.subprocess
 def test_openssl_producer_output(pki: LabPKI, econtent_type: str, openssl: None) -> None:
     owner = pki.owner_certificate
     variants: list[dict[str, object]] = [{}, {"md": "sha384"}, {"noattr": True}]
@@ -543,6 +548,7 @@ def test_openssl_producer_output(pki: LabPKI, econtent_type: str, openssl: None)
 
 
 @pytest.mark.integration
+@pytest.mark.subprocess
 def test_openssl_degenerate_output(ec_pki: LabPKI, openssl: None) -> None:
     certs = [
         ec_pki.owner_root.cert,
@@ -565,6 +571,7 @@ def test_openssl_degenerate_output(ec_pki: LabPKI, openssl: None) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.subprocess
 def test_openssl_encrypt_output(pki: LabPKI, openssl: None) -> None:
     device = pki.idevid("SN-OPENSSL-ENC")
     options: list[dict[str, object]] = [{}, {"cipher": "des-ede3-cbc"}]
@@ -779,6 +786,7 @@ def test_make_signed_set_options(ec_pki: LabPKI) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.subprocess
 def test_openssl_verifies_a_signed_set(pki: LabPKI, openssl: None) -> None:
     conveyed = artifacts.redirect_json([("sztp.example", None, None)])
     result = artifacts.make_signed_set(pki, "SN-OSSL", conveyed)

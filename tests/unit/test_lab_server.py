@@ -61,7 +61,8 @@ from sztp_lab.server import (
 from tests.helpers.lab_serve import HANG, LabServe
 from tests.support import ONBOARDING, SERIAL, verify
 
-pytestmark = pytest.mark.integration
+# every test here runs the lab servers on loopback (the unit guard allows it when marked)
+pytestmark = [pytest.mark.integration, pytest.mark.network]
 
 ROOT = "/restconf"
 GBD = f"{ROOT}/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data"
@@ -1374,6 +1375,7 @@ def test_lab_files_drive_a_server(tmp_path: Path) -> None:
     verify(layout.pki, signed, serial=layout.serial_number, nonce=NONCE)
 
 
+@pytest.mark.subprocess
 def test_cli_create_and_serve(tmp_path: Path) -> None:
     """`sztp-lab create` then `serve`: signed data that verifies, the image it names, one
     printed line per request.  Synchronised on what serve prints, never on time; serve runs
@@ -1444,6 +1446,7 @@ def test_cli_create_and_serve(tmp_path: Path) -> None:
     assert [r["client_serial"] for r in gbd] == ["SN-CLI-1"]
 
 
+@pytest.mark.subprocess
 def test_cli_serve_stops_on_sigterm(tmp_path: Path) -> None:
     """SIGTERM (what systemd and kill send) stops serve cleanly too, with exit 0."""
     lab_dir = tmp_path / "lab"

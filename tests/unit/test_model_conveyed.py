@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from sztp_client.encoding import decode_base64
+from sztp_client.encoding.yang_types import decode_base64
 from sztp_client.errors import EncodingError, ModelError
 from sztp_client.model.conveyed import (
     SHA_256,
@@ -19,8 +19,8 @@ from sztp_client.model.conveyed import (
     OnboardingInformation,
     RedirectInformation,
     conveyed_information_to_json,
-    parse_conveyed_information,
 )
+from sztp_client.model.conveyed_parser import parse_conveyed_information
 
 NS = "urn:ietf:params:xml:ns:yang:ietf-sztp-conveyed-info"
 RI = "ietf-sztp-conveyed-info:redirect-information"

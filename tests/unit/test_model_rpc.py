@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from sztp_client.encoding import encode_base64
+from sztp_client.encoding.yang_types import encode_base64
 from sztp_client.errors import EncodingError, ModelError
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     GetBootstrappingDataOutput,
@@ -19,6 +18,7 @@ from sztp_client.model.rpc import (
     parse_get_bootstrapping_data_output,
     parse_report_progress_input,
 )
+from sztp_client.progress import ProgressType
 
 NS = "urn:ietf:params:xml:ns:yang:ietf-sztp-bootstrap-server"
 INPUT = "ietf-sztp-bootstrap-server:input"

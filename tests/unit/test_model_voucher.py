@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sztp_client.encoding import encode_base64
+from sztp_client.encoding.yang_types import encode_base64
 from sztp_client.errors import EncodingError, ModelError
 from sztp_client.model.voucher import Assertion, Voucher, parse_voucher, voucher_to_json
 

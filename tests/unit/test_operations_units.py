@@ -138,6 +138,7 @@ sys.stdin.read()
 """
 
 
+@pytest.mark.subprocess
 def test_lock_refuses_a_second_holder_naming_its_pid(tmp_path: Path) -> None:
     with subprocess.Popen(
         [sys.executable, "-c", HOLD, str(tmp_path)],
@@ -331,6 +332,7 @@ def test_timeline_survives_a_broken_stream() -> None:
     timeline(TimelineEvent("info", "again", {}))  # silently dropped
 
 
+@pytest.mark.subprocess
 def test_status_does_not_load_cryptography() -> None:
     """``status`` reads files only: no cryptography, TLS or HTTP code is imported."""
     probe = (

@@ -27,8 +27,8 @@ from sztp_client.model.conveyed import (
     OnboardingInformation,
     RedirectInformation,
 )
-from sztp_client.model.progress import ProgressType as P
 from sztp_client.model.rpc import ReportingLevel
+from sztp_client.progress import ProgressType as P
 from sztp_client.protocol import graph
 from sztp_client.protocol import onboarding as m
 from sztp_client.protocol import onboarding_events as ev

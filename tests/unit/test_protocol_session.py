@@ -8,12 +8,12 @@ import pytest
 
 from sztp_client.errors import BootImageError, ConnectError
 from sztp_client.model.conveyed import SHA_256, BootImage, ImageVerification
+from sztp_client.model.server_uri import ServerEndpoint
 from sztp_client.protocol import session_events as s
 from sztp_client.protocol.image_policy import RunningSystem, decide_image, reboot_pending
 from sztp_client.protocol.onboarding import ProtocolError
 from sztp_client.protocol.outcome import RunOutcome
 from sztp_client.protocol.session import Session, transitions
-from sztp_client.transport.restconf import ServerEndpoint
 
 ENDPOINT = ServerEndpoint("boot.example", 443)
 DIGEST = bytes(range(32))

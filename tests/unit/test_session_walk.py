@@ -19,8 +19,8 @@ import pytest
 from sztp_client.cli.run import exit_code_for
 from sztp_client.config import load_config
 from sztp_client.errors import InternalError, MediaTypeError, ServerError
-from sztp_client.model.progress import ProgressType as P
 from sztp_client.model.rpc import ReportingLevel
+from sztp_client.progress import ProgressType as P
 from sztp_client.protocol.outcome import RunOutcome
 from sztp_client.runner import Runner
 from sztp_client.state.status import StatusRecorder

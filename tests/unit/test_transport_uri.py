@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sztp_client.errors import ConnectError, ModelError
-from sztp_client.transport.restconf import ServerEndpoint, parse_server_uri, resolve
+from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
+from sztp_client.transport.http import resolve
 
 GBD = "operations/ietf-sztp-bootstrap-server:get-bootstrapping-data"
 

@@ -7,7 +7,7 @@ from asn1crypto import cms as acms
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sztp_client.errors import CMSError, EncryptedContentError, SizeLimitError
-from sztp_client.trust import cms, oids
+from sztp_client.trust import cms, cms_algorithms, cms_verify, oids
 from sztp_lab import cms as lab_cms
 from sztp_lab.pki import Issued, LabPKI, make_crl, make_end_entity, make_lab_pki
 
@@ -26,7 +26,7 @@ def check(der: bytes, signer: Issued) -> bytes:
     sd = unwrapped.signed
     assert len(sd.signers) == 1
     assert sd.signers[0].identifies(signer.cert)
-    return cms.verify_signature(sd, sd.signers[0], signer.cert, "test")
+    return cms_verify.verify_signature(sd, sd.signers[0], signer.cert, "test")
 
 
 @pytest.mark.parametrize("digest", ["sha256", "sha384", "sha512"])
@@ -73,14 +73,14 @@ def test_message_digest_mismatch(pki: LabPKI) -> None:
     der = lab_cms.replace_econtent(
         lab_cms.sign(CONTENT, JSON_OID, pki.owner_certificate), CONTENT + b" "
     )
-    with pytest.raises(cms.SignatureFailure, match="digest"):
+    with pytest.raises(cms_algorithms.SignatureFailure, match="digest"):
         check(der, pki.owner_certificate)
 
 
 def test_tampered_content_without_signed_attributes(pki: LabPKI) -> None:
     der = lab_cms.sign(CONTENT, JSON_OID, pki.owner_certificate, signed_attributes=False)
     tampered = lab_cms.replace_econtent(der, CONTENT.replace(b"[]", b"[1]"))
-    with pytest.raises(cms.SignatureFailure, match="does not verify"):
+    with pytest.raises(cms_algorithms.SignatureFailure, match="does not verify"):
         check(tampered, pki.owner_certificate)
 
 
@@ -90,7 +90,7 @@ def test_content_type_attribute_mismatch(pki: LabPKI) -> None:
     info = acms.ContentInfo.load(der)
     info["content"]["encap_content_info"]["content_type"] = oids.ID_CT_SZTP_CONVEYED_INFO_XML
     relabelled = info.dump(force=True)
-    with pytest.raises(cms.SignatureFailure, match="content-type attribute"):
+    with pytest.raises(cms_algorithms.SignatureFailure, match="content-type attribute"):
         check(relabelled, pki.owner_certificate)
 
 
@@ -99,8 +99,8 @@ def test_wrong_key(pki: LabPKI) -> None:
     unwrapped = cms.unwrap(der, "test")
     assert isinstance(unwrapped, cms.Signed)
     sd = unwrapped.signed
-    with pytest.raises(cms.SignatureFailure):
-        cms.verify_signature(sd, sd.signers[0], pki.voucher_signer.cert, "test")
+    with pytest.raises(cms_algorithms.SignatureFailure):
+        cms_verify.verify_signature(sd, sd.signers[0], pki.voucher_signer.cert, "test")
 
 
 def test_short_rsa_key_refused() -> None:
@@ -109,7 +109,7 @@ def test_short_rsa_key_refused() -> None:
     weak_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     weak = make_end_entity(pki.owner_intermediate, "Weak", "rsa-2048", key=weak_key)
     der = lab_cms.sign(CONTENT, JSON_OID, weak)
-    with pytest.raises(cms.SignatureFailure, match="2048"):
+    with pytest.raises(cms_algorithms.SignatureFailure, match="2048"):
         check(der, weak)
 
 
@@ -189,7 +189,7 @@ def test_signature_algorithm_hash_must_match_digest() -> None:
     si = info["content"]["signer_infos"][0]
     si["digest_algorithm"] = {"algorithm": "sha512"}
     relabelled = info.dump(force=True)
-    with pytest.raises(cms.SignatureFailure, match="digest"):
+    with pytest.raises(cms_algorithms.SignatureFailure, match="digest"):
         check(relabelled, pki.owner_certificate)
 
 

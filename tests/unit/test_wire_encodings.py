@@ -8,6 +8,7 @@ import pytest
 from sztp_client.errors import (
     ConnectError,
     ConnectionDroppedError,
+    EncryptedContentError,
     MediaTypeError,
     ServerCertificateError,
     ServerError,
@@ -15,13 +16,13 @@ from sztp_client.errors import (
     TLSAlertError,
     TLSError,
 )
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     ReportProgressInput,
     SSHHostKey,
     yang_string,
 )
+from sztp_client.progress import ProgressType
 from sztp_client.state.status import describe_error
 from sztp_lab import server as lab_server
 from sztp_lab.server import parse_gbd_request, parse_report_request
@@ -96,9 +97,17 @@ def test_d29_each_diagnosis_is_its_own(error_class: type[SZTPError]) -> None:
     assert len({c.diagnosis for c in others}) == len(others)
 
 
-def test_d29_the_table_still_serves_classes_without_a_diagnosis() -> None:
-    assert TLSError.diagnosis is None and ConnectError.diagnosis is None
+def test_d29_a_class_without_its_own_diagnosis_inherits_its_parents() -> None:
+    """The diagnosis lives on the class; a subclass without one inherits it along the MRO."""
+    assert "diagnosis" in vars(TLSError) and "diagnosis" in vars(ConnectError)
     assert "trust anchors" in describe_error(TLSError("x"))["diagnosis"]
+    assert "diagnosis" not in vars(EncryptedContentError)
+    assert describe_error(EncryptedContentError("x"))["diagnosis"] == "see the message"
+
+    class PlainTLSError(TLSError):
+        pass
+
+    assert describe_error(PlainTLSError("x"))["diagnosis"] == TLSError.diagnosis
     assert describe_error(MediaTypeError("x", status=415))["retryable"] is False
     assert issubclass(ConnectionDroppedError, ConnectError)
     assert issubclass(TLSAlertError, TLSError) and issubclass(ServerCertificateError, TLSError)
@@ -157,7 +166,7 @@ def test_d29_a_closed_connection_is_a_drop_only_when_a_certificate_was_sent() ->
 
     import urllib3
 
-    from sztp_client.transport.restconf import transport_error
+    from sztp_client.transport.http import transport_error
 
     for cause in (
         http.client.RemoteDisconnected("Remote end closed connection without response"),

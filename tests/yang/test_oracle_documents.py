@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from sztp_client.model.progress import ProgressType
 from sztp_client.model.rpc import GetBootstrappingDataInput, ReportProgressInput, SSHHostKey
+from sztp_client.progress import ProgressType
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import (
     SignedSet,

@@ -1,0 +1,199 @@
+"""Benchmark: start-up of ``sztp-client``, as ratios measured in one run.
+
+1. ``sztp-client run --help`` (the interpreter, the argument parser and every module ``run``
+   needs, no work) against a Python that only imports the dependencies ``run`` needs
+   (``cryptography.x509`` with ``cryptography.x509.verification``, ``urllib3``,
+   ``asn1crypto.cms``, ``ssl``).  Goal: at most 1.2 x.
+2. ``sztp-client status`` (a device with an empty state: the configuration read, the status
+   and state files looked for) against a bare ``python -c pass``.  Goals: at most 2 x and at
+   most 16 MiB peak RSS.
+
+Each command runs ``--runs`` times after ``--warmup`` runs, the four commands interleaved so
+that a busy machine slows all of them alike; the median wall time is compared.  Every run is
+started by a small launcher (``python -I -S``) with ``posix_spawn`` and measured with
+``os.wait4`` (wall time and ``ru_maxrss``), so that no figure includes this script's own
+imports.  The project's modules are byte-compiled first, as an installed wheel is; the
+launcher reports its own high-water mark, the floor below which no child's peak RSS can be
+told (exec keeps the larger of the two).
+
+Goals are printed as PASS/MISS; they are informational, and the script exits 0 whatever the
+figures, unless a command fails.  ``--importtime`` adds the project's modules ranked by their
+own import time (``python -X importtime``, best of the runs) for ``run --help``.
+
+    .venv/bin/python bench/startup_bench.py [--runs N] [--json] [--importtime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CLIENT = BIN / "sztp-client"
+DEPENDENCIES = (
+    "import cryptography.x509, cryptography.x509.verification, urllib3, asn1crypto.cms, ssl"
+)
+RUN_HELP_GOAL = 1.2
+STATUS_GOAL = 2.0
+STATUS_RSS_GOAL_KIB = 16 * 1024
+
+LAUNCHER = """
+import json, os, sys, time
+argv, env = json.loads(sys.argv[1])
+actions = [
+    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+    (os.POSIX_SPAWN_DUP2, 1, 2),
+]
+with open("/proc/self/status") as status:
+    floor = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+start = time.perf_counter()
+pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - start
+print(json.dumps([seconds, usage.ru_maxrss, os.waitstatus_to_exitcode(status), floor]))
+"""
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    rss_kib: int
+    floor_kib: int
+
+
+def measure(argv: list[str], env: dict[str, str]) -> Sample:
+    request = json.dumps([argv, env])
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed launcher
+        [sys.executable, "-I", "-S", "-c", LAUNCHER, request],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    seconds, rss, code, floor = json.loads(done.stdout)
+    if code != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {code}")
+    return Sample(seconds, rss, floor)
+
+
+def commands(scratch: Path) -> dict[str, list[str]]:
+    config = scratch / "client.toml"
+    config.write_text(
+        '[paths]\nstate-dir = "state"\nrun-dir = "run"\ncache-dir = "cache"\n', encoding="utf-8"
+    )
+    python = sys.executable
+    return {
+        "python -c pass": [python, "-c", "pass"],
+        "python (dependencies only)": [python, "-c", DEPENDENCIES],
+        "sztp-client run --help": [str(CLIENT), "run", "--help"],
+        "sztp-client status": [str(CLIENT), "status", "--config", str(config)],
+    }
+
+
+def import_ranking(env: dict[str, str], runs: int) -> list[tuple[str, int]]:
+    """The project's modules by their own import time (microseconds, best of ``runs``)."""
+    best: dict[str, int] = {}
+    probe = "from sztp_client.cli.main import main\ntry:\n    main(['run', '--help'])\n"
+    probe += "except SystemExit:\n    pass\n"
+    for _ in range(runs):
+        done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+            [sys.executable, "-X", "importtime", "-c", probe],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        for line in done.stderr.splitlines():
+            found = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+            if found and found.group(2).startswith("sztp_client"):
+                name, own = found.group(2), int(found.group(1))
+                best[name] = min(own, best.get(name, own))
+    return sorted(best.items(), key=lambda item: -item[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="a JSON summary on stdout")
+    parser.add_argument("--importtime", action="store_true", help="rank the project's imports")
+    args = parser.parse_args(argv)
+
+    compileall.compile_dir(str(ROOT / "sztp_client"), quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory(prefix="sztp-startup-") as scratch:
+        runs = commands(Path(scratch))
+        samples: dict[str, list[Sample]] = {name: [] for name in runs}
+        for index in range(args.warmup + args.runs):
+            for name, command in runs.items():
+                sample = measure(command, env)
+                if index >= args.warmup:
+                    samples[name].append(sample)
+        ranking = import_ranking(env, 5) if args.importtime else []
+
+    median = {name: statistics.median(s.seconds for s in got) for name, got in samples.items()}
+    rss = {name: max(s.rss_kib for s in got) for name, got in samples.items()}
+    floor = max(s.floor_kib for got in samples.values() for s in got)
+    run_ratio = median["sztp-client run --help"] / median["python (dependencies only)"]
+    status_ratio = median["sztp-client status"] / median["python -c pass"]
+    status_rss = rss["sztp-client status"]
+    result: dict[str, Any] = {
+        "runs": args.runs,
+        "median_ms": {name: round(value * 1000, 1) for name, value in median.items()},
+        "peak_rss_kib": rss,
+        "launcher_floor_kib": floor,
+        "run_help_ratio": round(run_ratio, 2),
+        "status_ratio": round(status_ratio, 2),
+        "status_rss_kib": status_rss,
+        "goals": {
+            "run_help_ratio": run_ratio <= RUN_HELP_GOAL,
+            "status_ratio": status_ratio <= STATUS_GOAL,
+            "status_rss": status_rss <= STATUS_RSS_GOAL_KIB,
+        },
+        "import_self_us": dict(ranking[:15]),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "MISS"
+
+    print(f"start-up, median of {args.runs} runs (interleaved), peak RSS the largest")
+    for name in runs:
+        print(f"  {name:<30} {median[name] * 1000:7.1f} ms  {rss[name] / 1024:6.1f} MiB")
+    print(f"  (launcher floor {floor / 1024:.1f} MiB: no peak below it can be told)")
+    goals = result["goals"]
+    print(
+        f"run --help / dependencies only: {run_ratio:.2f} x  "
+        f"(goal <= {RUN_HELP_GOAL}: {verdict(goals['run_help_ratio'])})"
+    )
+    print(
+        f"status / python -c pass:        {status_ratio:.2f} x  "
+        f"(goal <= {STATUS_GOAL}: {verdict(goals['status_ratio'])})"
+    )
+    print(
+        f"status peak RSS:                {status_rss / 1024:.1f} MiB  "
+        f"(goal <= 16 MiB: {verdict(goals['status_rss'])})"
+    )
+    if ranking:
+        print("the project's own import time for run --help (self, best of 5):")
+        for name, own in ranking[:15]:
+            print(f"  {own / 1000:6.1f} ms  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

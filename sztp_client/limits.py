@@ -1,0 +1,73 @@
+"""Units and the one set of bounds: the ``[limits]`` table of the configuration (D19, D28).
+
+``Limits`` is read from the configuration as it is (``config.ClientConfig.limits``) and handed
+unchanged to the trust core, the conveyed-information parser and the transport; its defaults
+are written here and nowhere else.  Sizes are in bytes, the other bounds are counts.  Pure: no
+I/O, and nothing of the project is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+KIB: Final = 1024
+MIB: Final = 1024 * KIB
+
+#: bytes of a reply to report-progress (its body is empty or a small error document)
+REPORT_REPLY_BYTES: Final = 64 * KIB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The size bounds of what the device reads and the work one artifact may cause.
+
+    Sizes in bytes: ``conveyed_information``, ``owner_certificate``, ``ownership_voucher`` (each
+    artifact, DER, before decoding), ``error_document`` (a RESTCONF error reply), ``host_meta``
+    (the RFC 6415 document).  Counts: ``cms_certificates`` and ``cms_crls`` (in one CMS
+    SignedData), ``path_validations`` (certification paths built per artifact),
+    ``redirect_servers`` (entries of one redirect-information), ``redirect_addresses``
+    (addresses tried across the redirect hops of one pass).
+    """
+
+    conveyed_information: int = 16 * MIB
+    owner_certificate: int = MIB
+    ownership_voucher: int = MIB
+    error_document: int = 64 * KIB
+    host_meta: int = 64 * KIB
+    cms_certificates: int = 16
+    cms_crls: int = 16
+    path_validations: int = 4
+    redirect_servers: int = 16
+    redirect_addresses: int = 64
+
+    @property
+    def bootstrapping_data_reply(self) -> int:
+        """Bytes of a get-bootstrapping-data reply: the three artifacts in base64 (4/3 of
+        their size, plus the line breaks D13 allows: 2 bytes per 64) inside a JSON or XML
+        wrapper (64 KiB)."""
+        artifacts = self.conveyed_information + self.owner_certificate + self.ownership_voucher
+        return (artifacts * 4 // 3 + 12) * 66 // 64 + 64 * KIB
+
+
+@dataclass(frozen=True, slots=True)
+class TransportLimits:
+    """The bounds in bytes of the bodies read from a bootstrap server (D19), derived from
+    :class:`Limits` by :meth:`of`; a test may narrow one with ``dataclasses.replace``."""
+
+    response: int
+    error_document: int
+    host_meta: int
+    report_reply: int = REPORT_REPLY_BYTES
+
+    def __post_init__(self) -> None:
+        if min(self.response, self.error_document, self.host_meta, self.report_reply) < 0:
+            raise ValueError("size limits must not be negative")
+
+    @classmethod
+    def of(cls, limits: Limits) -> TransportLimits:
+        return cls(
+            response=limits.bootstrapping_data_reply,
+            error_document=limits.error_document,
+            host_meta=limits.host_meta,
+        )
