@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asn1crypto import algos
+from asn1crypto import algos, core
 from asn1crypto import cms as acms
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import padding as apadding
 
@@ -93,8 +94,6 @@ def _set_algorithm(der_of_algorithm: bytes) -> Callable[[Any], None]:
 
 
 def _oid(dotted: str) -> bytes:
-    from asn1crypto import core
-
     return bytes(core.ObjectIdentifier(dotted).dump())
 
 
@@ -510,8 +509,6 @@ def test_originator_point_off_the_curve(ec_idevid: Issued) -> None:
 
 def test_originator_on_another_curve(ec_idevid: Issued) -> None:
     other = ec.generate_private_key(ec.SECP384R1()).public_key()
-    from cryptography.hazmat.primitives import serialization
-
     point = other.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
