@@ -54,7 +54,6 @@ from sztp_client.trust.envelope.algorithms import (
     key_transport,
 )
 from sztp_client.trust.envelope.errors import (
-    ContentDecryptionError,
     DecryptionError,
     EnvelopeLimitError,
     KeyAgreementError,
@@ -150,7 +149,7 @@ class EnvelopeDecryptor:
             )
         try:
             return self._decrypt(content_type, der)
-        except (DecryptionError, SZTPError):
+        except SZTPError:  # the project's own refusals, DecryptionError among them
             raise
         except Exception as exc:  # hostile input: any parser failure is a malformed envelope
             text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
@@ -429,4 +428,4 @@ def _check_content_type_attribute(attrs: Any, inner_type: str) -> None:
         )
 
 
-__all__ = ["ContentDecryptionError", "EnvelopeDecryptor"]
+__all__ = ["DEFAULT_MAX_RECIPIENTS", "DEFAULT_MAX_SIZE", "EnvelopeDecryptor"]
