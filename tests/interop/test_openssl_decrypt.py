@@ -259,3 +259,14 @@ def test_openssl_opens_what_the_lab_makes(rsa_pki: LabPKI, ec_pki: LabPKI, varia
     der = envelope.encrypt(CONTENT, oids.ID_DATA, idevid.cert, **options)
     assert openssl_decrypt(der, idevid.cert, idevid.key) == CONTENT
     assert open_envelope(der, counted(idevid)[0]) == (oids.ID_DATA, CONTENT)
+
+
+@pytest.mark.parametrize("key_type", ["ec-p384", "rsa-3072"])
+@pytest.mark.parametrize("cipher", [None, "aes-256-gcm"])
+def test_openssl_other_key_sizes(key_type: str, cipher: str | None) -> None:
+    """R-050: P-384 and RSA-3072 IDevIDs open openssl's default and AES-GCM envelopes."""
+    idevid = make_lab_pki(key_type).idevid(SERIAL)  # type: ignore[arg-type]
+    der = openssl_cms_encrypt(CONTENT, [idevid.cert], cipher=cipher)
+    decryptor, key = counted(idevid)
+    assert open_envelope(der, decryptor) == (oids.ID_DATA, CONTENT)
+    assert key.operations == 1

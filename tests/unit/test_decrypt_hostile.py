@@ -607,3 +607,23 @@ def test_every_refusal_is_a_data_error() -> None:
     ):
         assert issubclass(cls, CMSError) and issubclass(cls, DataError)
         assert cls.exit_code == 65
+
+
+def test_triple_des_missing_from_the_build_is_typed(
+    rsa_idevid: Issued, ec_idevid: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cryptography/OpenSSL build without 3DES (it lives in cryptography's decrepit package)
+    refuses 3DES content and the Triple-DES key wrap with a typed error, never a crash."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from sztp_client.trust.envelope import algorithms
+
+    rsa_der = envelope.encrypt(CONTENT, JSON, rsa_idevid.cert, cipher="des-ede3-cbc")
+    ec_der = envelope.encrypt(CONTENT, JSON, ec_idevid.cert, cipher="des-ede3-cbc")
+
+    def no_3des(key: bytes) -> Any:
+        raise UnsupportedAlgorithm("3DES is not supported by this backend")
+
+    monkeypatch.setattr(algorithms, "TripleDES", no_3des)
+    refused(rsa_idevid, rsa_der, UnsupportedAlgorithmError, "3DES-CBC is not available")
+    refused(ec_idevid, ec_der, UnsupportedAlgorithmError, "Triple-DES key wrap is not available")
