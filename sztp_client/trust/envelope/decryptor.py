@@ -15,7 +15,10 @@ envelope it
    algorithms are accepted, and only then does **one** private-key operation (an RSA
    decryption or an ECDH), then the KDF and the key unwrap;
 5. decrypts the content (AES-GCM: the tag is checked over the authenticated attributes, whose
-   content-type attribute, when they are present, must equal the content type).
+   content-type attribute, when they are present, must equal the content type).  RFC 5083
+   wants authenticated attributes whenever the content is not id-data; their absence is
+   accepted, because the openssl 3.0 command line can neither write nor read them, and the
+   content type of a SignedData inside is checked again when it is parsed.
 
 So an envelope costs at most one private-key operation, however many RecipientInfos it
 carries, and every failure is a :class:`~sztp_client.errors.CMSError`.
@@ -43,7 +46,7 @@ from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from sztp_client.errors import SZTPError
+from sztp_client.errors import ConfigurationError, SZTPError
 from sztp_client.trust import oids
 from sztp_client.trust.envelope.algorithms import (
     ContentCipher,
@@ -91,10 +94,16 @@ class _Identity:
     @classmethod
     def of(cls, cert: x509.Certificate) -> _Identity:
         try:
-            ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-        except x509.ExtensionNotFound:  # RFC 5280 §4.2.1.2 method 1, as producers compute it
-            ski = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
-        return cls(cert.issuer.public_bytes(), cert.serial_number, ski)
+            try:
+                ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+                ski = ext.value.digest
+            except x509.ExtensionNotFound:  # RFC 5280 §4.2.1.2 method 1, as producers do
+                ski = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+            return cls(cert.issuer.public_bytes(), cert.serial_number, ski)
+        except Exception as exc:  # malformed extensions or an unusable key in the configuration
+            raise ConfigurationError(
+                f"the identity certificate cannot name a recipient ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def named_by(self, rid: Any) -> bool:
         """Whether a RecipientIdentifier / KeyAgreeRecipientIdentifier names this identity."""
