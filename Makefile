@@ -40,6 +40,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check sztp_client sztp_lab tests bench
 	$(VENV)/bin/ruff format --check sztp_client sztp_lab tests bench
 	$(VENV)/bin/mypy --strict sztp_client sztp_lab
+	$(PY) -m sztp_client.protocol.graph --check docs/architecture.md
 
 bench: system-deps bench-deps $(STAMP)
 	$(PY) bench/verify_bench.py

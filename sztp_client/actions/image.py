@@ -1,8 +1,6 @@
 """The boot-image step (R-069..R-073, D17, D24): decide, download, verify, install.
 
-* :func:`image_matches_running` decides whether the running system already satisfies the
-  boot image's criteria (the other half of D17, "an image with this digest was installed and
-  booted", lives in the client's state).
+* whether the image is needed at all is decided in :mod:`sztp_client.protocol.image_policy`.
 * :func:`fetch_verified_image` downloads from the listed URIs in order, as mirrors of one
   file, and keeps the first download whose SHA-256 equals the expected one.  An image that
   cannot be verified (no supported hash) is never downloaded.
@@ -32,19 +30,17 @@ from sztp_client.config import ImageConfig
 from sztp_client.errors import BootImageError, FileTooLargeError, SZTPError
 from sztp_client.files import read_bounded
 from sztp_client.limits import KIB, MIB
-from sztp_client.model.conveyed import SHA_256, BootImage
+from sztp_client.model.conveyed import BootImage
+from sztp_client.protocol.image_policy import RunningSystem, supported_digest
 
 __all__ = [
     "DEFAULT_MIN_FREE_BYTES",
     "Downloader",
-    "RunningSystem",
     "SpaceCheck",
     "VerifiedImage",
     "fetch_verified_image",
-    "image_matches_running",
     "read_boot_id",
     "read_os_release",
-    "supported_digest",
 ]
 
 _IMAGE_DEFAULTS: Final = ImageConfig()
@@ -53,52 +49,6 @@ DEFAULT_MIN_FREE_BYTES: Final = _IMAGE_DEFAULTS.min_free
 
 COPY_CHUNK: Final = MIB
 SMALL_FILE_LIMIT: Final = 64 * KIB
-
-
-@dataclass(frozen=True, slots=True)
-class RunningSystem:
-    """What the device runs now: ``os-name`` and ``os-version`` as it reports them."""
-
-    os_name: str | None
-    os_version: str | None
-
-
-def image_matches_running(boot_image: BootImage, running: RunningSystem) -> bool:
-    """True when the boot image names os-name and/or os-version and each named one equals the
-    running value (D17).
-
-    A boot image that names neither does not match: it is installed, unless the client's state
-    records that an image with its digest was already installed and booted.
-    """
-    named = [
-        (wanted, actual)
-        for wanted, actual in (
-            (boot_image.os_name, running.os_name),
-            (boot_image.os_version, running.os_version),
-        )
-        if wanted is not None
-    ]
-    return bool(named) and all(wanted == actual for wanted, actual in named)
-
-
-def supported_digest(boot_image: BootImage) -> bytes:
-    """The expected SHA-256 of the image (R-071, D13).
-
-    Raises :class:`BootImageError` when the boot image lists no ``image-verification`` (an image
-    that cannot be verified is never installed) or none with a supported hash algorithm.
-    """
-    if not boot_image.image_verifications:
-        raise BootImageError(
-            "the boot image has no image-verification: an image that cannot be verified is "
-            "never installed"
-        )
-    for verification in boot_image.image_verifications:
-        if verification.hash_algorithm == SHA_256:
-            return verification.hash_value
-    listed = ", ".join(v.hash_algorithm for v in boot_image.image_verifications)
-    raise BootImageError(
-        f"the boot image lists no supported hash algorithm (listed: {listed}; supported: {SHA_256})"
-    )
 
 
 SpaceCheck = Callable[[int], None]

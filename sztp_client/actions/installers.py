@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
-from sztp_client.actions.image import COPY_CHUNK, RunningSystem, read_small_file, sha256_of_file
+from sztp_client.actions.image import COPY_CHUNK, read_small_file, sha256_of_file
 from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.config import ImageConfig
 from sztp_client.encoding.yang_types import format_datetime
 from sztp_client.errors import BootImageError
 from sztp_client.model.conveyed import BootImage
+from sztp_client.protocol.image_policy import RunningSystem
 from sztp_client.state.store import atomic_file, fsync_dir, write_atomic
 
 __all__ = ["ABDirectoryInstaller", "CommandInstaller", "Installer"]

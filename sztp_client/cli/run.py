@@ -34,7 +34,8 @@ from sztp_client.errors import (
     SZTPError,
 )
 from sztp_client.interrupt import interruptible
-from sztp_client.runner import Outcome, Runner
+from sztp_client.protocol.outcome import RunOutcome, StatusState
+from sztp_client.runner import Runner
 from sztp_client.state.status import Listener, StatusRecorder, TimelineEvent
 
 
@@ -169,10 +170,10 @@ class Timeline:
         self.bar_shown = True
 
 
-def exit_code_for(outcome: Outcome, error: SZTPError | None) -> int:
+def exit_code_for(outcome: RunOutcome, error: SZTPError | None) -> int:
     if outcome.final:
         return EXIT_OK
-    if outcome is Outcome.FAILED and error is not None and error.exit_code not in (0, 70):
+    if outcome is RunOutcome.FAILED and error is not None and error.exit_code not in (0, 70):
         return error.exit_code
     return EXIT_UNAVAILABLE
 
@@ -222,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
                 if recorder is not None:
                     with contextlib.suppress(SZTPError, OSError):
                         if runner is not None and runner.reboot_requested:
-                            recorder.set_state("rebooting")  # the shutdown of that reboot
+                            recorder.set_state(StatusState.REBOOTING)  # the shutdown of that reboot
                         else:
                             recorder.interrupted(exc.message)
                 say(sys.stderr, f"sztp-client: {exc.message}; the run stopped cleanly")

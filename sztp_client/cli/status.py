@@ -18,6 +18,7 @@ from typing import Any
 from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
 from sztp_client.config import DEFAULT_CONFIG, load_config
 from sztp_client.errors import SZTPError
+from sztp_client.protocol.outcome import StatusState
 from sztp_client.state.device import StateStore
 from sztp_client.state.lock import holder
 from sztp_client.state.status import STATUS_VERSION, read_status
@@ -66,17 +67,22 @@ def status(args: argparse.Namespace) -> int:
         print(f"sztp-client: {exc.message}", file=sys.stderr)
         return exc.exit_code
     if document is None:
-        document = {"version": STATUS_VERSION, "state": "idle", "attempts": [], "steps": []}
-    if document.get("state") == "running":
+        document = {
+            "version": STATUS_VERSION,
+            "state": StatusState.IDLE,
+            "attempts": [],
+            "steps": [],
+        }
+    if document.get("state") == StatusState.RUNNING:
         pid = holder(config.paths.run_dir)
         if pid is None:  # no run holds the lock: the one that wrote "running" was killed
-            document["state"] = "interrupted"
+            document["state"] = StatusState.INTERRUPTED
             document["interrupted"] = "the run ended without finishing (killed)"
         elif pid:
             document["pid"] = pid
     document["bootstrapped"] = state.bootstrapped
     if state.bootstrapped:
-        document["state"] = "bootstrapped"
+        document["state"] = StatusState.BOOTSTRAPPED
         document["bootstrapped-at"] = state.bootstrapped_at
     document["images"] = [image.to_json() for image in state.images]
     if args.json:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from sztp_client.encoding.yang_types import format_datetime, parse_datetime
 from sztp_client.errors import (
@@ -37,6 +36,7 @@ from sztp_client.model.conveyed import conveyed_information_to_json
 from sztp_client.model.voucher import Assertion, voucher_to_json
 from sztp_client.trust import armor, cms
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.identity import issuer_key_id, subject_serial_number
 from sztp_client.trust.oids import is_dotted_oid
 from sztp_client.trust.signer_policy import VoucherSignerPolicy, check_configuration
 from sztp_client.trust.sources import SourceKind
@@ -270,7 +270,7 @@ def _policy_from_args(
             check_configuration(idevid, certs[1:], anchors, idevid_anchors)
         except ConfigurationError as exc:
             raise ConfigurationError(_option_names(exc.message)) from exc
-        idevid_serial = _subject_serial_number(idevid)
+        idevid_serial = subject_serial_number(idevid)
         if idevid_serial is None and serial is None:
             raise UsageError(
                 "the IDevID certificate has no serialNumber in its subject; give --serial-number"
@@ -281,7 +281,7 @@ def _policy_from_args(
                 f"'{idevid_serial}'"
             )
         serial = serial if serial is not None else idevid_serial
-        idevid_issuer = _authority_key_identifier(idevid)
+        idevid_issuer = issuer_key_id(idevid)
     if serial is None:
         raise UsageError("give --serial-number or --idevid-certificate (or both)")
 
@@ -345,22 +345,6 @@ def _certificates(name: str, option: str) -> list[x509.Certificate]:
     if not found:
         raise UsageError(f"{option} {name}: holds no certificate")
     return found
-
-
-def _subject_serial_number(cert: x509.Certificate) -> str | None:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
-    if not attrs:
-        return None
-    value = attrs[0].value
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
-def _authority_key_identifier(cert: x509.Certificate) -> bytes | None:
-    try:
-        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        return None
-    return aki.key_identifier
 
 
 def _read_file(name: str, what: str, limit: int) -> bytes:

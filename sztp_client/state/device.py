@@ -54,15 +54,6 @@ class DeviceState:
     rebooting: bool = False
     images: list[InstalledImage] = field(default_factory=list)
 
-    def booted_into(self, sha256: bytes, boot_id: str | None) -> bool:
-        """Whether an image with this digest was installed and the device has rebooted since."""
-        for image in self.images:
-            if image.sha256 == sha256.hex() and (
-                boot_id is None or image.boot_id is None or image.boot_id != boot_id
-            ):
-                return True
-        return False
-
     def to_json(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION,

@@ -16,6 +16,7 @@ from typing import Any
 
 from sztp_client.encoding.yang_types import format_datetime
 from sztp_client.errors import SZTPError
+from sztp_client.protocol.outcome import StatusState
 from sztp_client.state.store import read_json, write_json
 
 STATUS_VERSION = 1
@@ -61,7 +62,7 @@ class StatusRecorder:
         self.previous: dict[str, Any] | None = previous if isinstance(previous, dict) else None
         self.document: dict[str, Any] = {
             "version": STATUS_VERSION,
-            "state": "idle",
+            "state": StatusState.IDLE,
             "bootstrapped": False,
             "updated": _now(),
             "runs": previous.get("runs", 0) if isinstance(previous, dict) else 0,
@@ -91,17 +92,19 @@ class StatusRecorder:
         interrupted; True when there was such a run.
         """
         previous = self.previous
-        if previous is None or previous.get("state") != "running":
+        if previous is None or previous.get("state") != StatusState.RUNNING:
             return False
         _mark_interrupted(previous, "the run ended without finishing (killed)")
-        previous["state"] = "interrupted"
+        previous["state"] = StatusState.INTERRUPTED
         self.document["last-error"] = previous.get("last-error")
         if self.path is not None:
             write_json(self.path, previous, mode=0o644)
         self._emit("info", "the previous run was killed while running: recorded as interrupted")
         return True
 
-    def keep_last_run(self, state: str, *, bootstrapped: bool, notice: str | None = None) -> None:
+    def keep_last_run(
+        self, state: StatusState, *, bootstrapped: bool, notice: str | None = None
+    ) -> None:
         """Keep the record of the previous run (attempts, steps, reports) and only set the state
         (and a ``notice``): a run on a device bootstrapped already must not wipe how it was
         bootstrapped, nor one that finds a requested reboot not done how it was requested."""
@@ -114,24 +117,24 @@ class StatusRecorder:
     def interrupted(self, reason: str) -> None:
         """The run was interrupted (SIGTERM, SIGINT): mark what was running and the state."""
         _mark_interrupted(self.document, reason)
-        self.document["state"] = "interrupted"
+        self.document["state"] = StatusState.INTERRUPTED
         self.document["finished"] = _now()
         self.save()
         self._emit("error", f"{reason}: the run stopped; the next run starts over")
 
     def run_started(self, bootstrapped: bool) -> None:
         self.document["runs"] = int(self.document.get("runs", 0)) + 1
-        self.document["state"] = "running"
+        self.document["state"] = StatusState.RUNNING
         self.document["bootstrapped"] = bootstrapped
         self.document["started"] = _now()
         self.save()
         self._emit("info", "bootstrapping started")
 
-    def set_state(self, state: str, *, bootstrapped: bool | None = None) -> None:
+    def set_state(self, state: StatusState, *, bootstrapped: bool | None = None) -> None:
         self.document["state"] = state
         if bootstrapped is not None:
             self.document["bootstrapped"] = bootstrapped
-        if state != "running":
+        if state != StatusState.RUNNING:
             self.document["finished"] = _now()
         self.save()
 
@@ -143,7 +146,7 @@ class StatusRecorder:
             "trust": trust,
             "hop": hop,
             "started": _now(),
-            "outcome": "running",
+            "outcome": StatusState.RUNNING,
         }
         self.document["attempts"].append(attempt)
         self.save()

@@ -24,17 +24,14 @@ as built here, and streams bodies so that they can be bounded.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import ssl
-from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from cryptography import x509
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from sztp_client import __version__
@@ -50,7 +47,6 @@ from sztp_client.limits import Limits, TransportLimits
 from sztp_client.model.restconf_errors import parse_error_document
 from sztp_client.model.rpc import (
     JSON_MEDIA_TYPE,
-    MODULE,
     XML_MEDIA_TYPE,
     GetBootstrappingDataInput,
     GetBootstrappingDataOutput,
@@ -73,6 +69,7 @@ from sztp_client.transport.http import (
 )
 from sztp_client.transport.tls import ClientIdentity, provisional_context, trusted_context
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.hops import ServerTrust
 
 __all__ = [
     "DEFAULT_RESTCONF_ROOT",
@@ -92,7 +89,6 @@ XRD_NAMESPACE: Final = "http://docs.oasis-open.org/ns/xri/xrd-1.0"
 # headers whole (406, 415 otherwise).
 MEDIA_TYPES: Final = {"json": JSON_MEDIA_TYPE, "xml": XML_MEDIA_TYPE}
 _USER_AGENT: Final = f"sztp-client/{__version__}"
-_UNTRUSTED_INPUT_MEMBERS: Final = frozenset({"signed-data-preferred", "nonce"})
 
 _DEFAULT_LIMITS: Final = TransportLimits.of(Limits())
 _DEFAULT_TIMEOUTS: Final = Timeouts()
@@ -112,11 +108,13 @@ class _Reply:
 class RestconfClient:
     """One bootstrap server at one resolved address.
 
-    ``trusted``: authenticate the server to ``anchors`` (host name ``endpoint.host``, an IP
-    literal matched against IP-address SANs) under ``clock``; may send ``basic_auth``.
-    Otherwise the connection is provisional: any server certificate is accepted and
-    ``basic_auth`` is never sent (D18, R-092).  ``identity``, when given, is presented to every
-    server (R-018).
+    ``trust`` is the hop's decision (:class:`sztp_client.trust.hops.ServerTrust`, made by the
+    trust owner alone): when trusted, authenticate the server to its anchors (host name
+    ``endpoint.host``, an IP literal matched against IP-address SANs) under ``clock`` and send
+    ``basic_auth``.  Otherwise the connection is provisional: any server certificate is
+    accepted, ``basic_auth`` is never sent and no report is posted (D18, R-092).  What the
+    request body may hold is the trust owner's decision too (it builds the body).
+    ``identity``, when given, is presented to every server (R-018).
 
     Raises :class:`ConnectError` (connection, timeout), :class:`TLSError` (handshake),
     :class:`ServerError` (HTTP error reply), :class:`ReportRejectedError`,
@@ -128,8 +126,7 @@ class RestconfClient:
         endpoint: ServerEndpoint,
         address: str,
         *,
-        trusted: bool,
-        anchors: Sequence[x509.Certificate] = (),
+        trust: ServerTrust,
         clock: Clock,
         identity: ClientIdentity | None,
         basic_auth: tuple[str, str] | None = None,
@@ -144,7 +141,8 @@ class RestconfClient:
         self._client_certificate = identity is not None
         self.endpoint = endpoint
         self.address = address
-        self.trusted = trusted
+        self.trust = trust
+        trusted = trust.trusted
         self.limits = limits
         self.target = f"https://{endpoint.authority}"
         if address != endpoint.host:
@@ -155,9 +153,9 @@ class RestconfClient:
             "Accept-Encoding": "identity",
         }
         if trusted:
-            context = trusted_context(anchors, clock, identity)
+            context = trusted_context(trust.anchors, clock, identity)
             cert_reqs = ssl.CERT_REQUIRED
-            if basic_auth is not None:
+            if basic_auth is not None and trust.may_send_credentials:
                 user, password = basic_auth
                 if ":" in user:
                     raise ValueError("an HTTP Basic user name cannot contain ':'")
@@ -198,7 +196,7 @@ class RestconfClient:
         and by ``error_limit`` (default ``limit``) on others.  An error body over its bound is
         dropped: the status is what matters."""
         try:
-            with unverified_is_intended(not self.trusted):
+            with unverified_is_intended(not self.trust.trusted):
                 response = self._pool.urlopen(
                     method,
                     path,
@@ -343,21 +341,12 @@ class RestconfClient:
     ) -> GetBootstrappingDataOutput:
         """POST get-bootstrapping-data (R-084, R-085) and parse the 200 reply (R-089).
 
-        A provisional client sends ``signed-data-preferred`` and at most a nonce (D18); any
-        other request is a programming error (``ValueError``).  Replies other than 200 raise
+        The body is sent as given: the trust owner built it for this hop (D18).  Replies
+        other than 200 raise
         :class:`ServerError` carrying the RESTCONF error-tag, error-message and error-info
         (D8; RFC 9646's 400 with ``ietf-sztp-csr:csr-request`` in ``error_info``).
         """
         body = request.to_json() if self.encoding == "json" else request.to_xml()
-        if not self.trusted:
-            members = json.loads(request.to_json())[f"{MODULE}:input"]
-            if "signed-data-preferred" not in members or not set(members).issubset(
-                _UNTRUSTED_INPUT_MEMBERS
-            ):
-                raise ValueError(
-                    "a provisional (untrusted) bootstrap server gets signed-data-preferred and "
-                    "at most a nonce"
-                )
         reply = self._exchange(
             "POST",
             self._operation_path(GET_BOOTSTRAPPING_DATA),
@@ -374,10 +363,10 @@ class RestconfClient:
     def report_progress(self, report: ReportProgressInput) -> None:
         """POST report-progress (R-090); only a 204 reply is success (R-067, R-078).
 
-        Only a trusted client reports (R-066); on a provisional one this is a programming
-        error (``ValueError``).  Any other status raises :class:`ReportRejectedError`.
+        Only where the hop's trust decision allows reports (R-066); elsewhere this is a
+        programming error (``ValueError``).  Any other status raises :class:`ReportRejectedError`.
         """
-        if not self.trusted:
+        if not self.trust.may_report:
             raise ValueError("progress reports never go to an untrusted bootstrap server")
         reply = self._exchange(
             "POST",

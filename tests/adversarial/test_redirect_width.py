@@ -17,7 +17,8 @@ import pytest
 
 from sztp_client.config import load_config
 from sztp_client.errors import VerificationFailure
-from sztp_client.runner import Outcome, Runner
+from sztp_client.protocol.outcome import RunOutcome
+from sztp_client.runner import Runner
 from sztp_client.state.status import StatusRecorder
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import make_signed_set, redirect_json
@@ -139,7 +140,7 @@ def test_unexpected_failure_while_verifying_goes_on_to_the_next_server(
     second = _server(lab, servers, Response(signed=signed))
     device = _device(lab, tmp_path / "device", [first.url, second.url])
 
-    import sztp_client.runner as runner_module
+    import sztp_client.executor as runner_module
 
     real = runner_module.verify_bootstrapping_data
     calls: list[int] = []
@@ -154,7 +155,7 @@ def test_unexpected_failure_while_verifying_goes_on_to_the_next_server(
     config = load_config(device.config_path, required=True)
     runner = Runner(config, StatusRecorder(device.status_path))
     outcome = runner.run_once()
-    assert outcome in (Outcome.FAILED, Outcome.NOTHING)
+    assert outcome in (RunOutcome.FAILED, RunOutcome.NOTHING)
     assert len(first.requests("get-bootstrapping-data")) == 1
     assert len(second.requests("get-bootstrapping-data")) == 1
     assert len(calls) >= 2

@@ -27,6 +27,7 @@ from sztp_client.state.status import describe_error
 from sztp_client.transport.restconf import RestconfClient
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.hops import ServerTrust
 from sztp_lab.pki import make_root_ca
 from sztp_lab.scenario import Device, make_device
 from sztp_lab.server import LabBootstrapServer, Response
@@ -126,8 +127,7 @@ def test_two_media_types_in_accept_get_406_and_the_media_type_diagnosis(env: Env
     client = RestconfClient(
         parse_server_uri(server.url),
         "127.0.0.1",
-        trusted=True,
-        anchors=[lab.server_root.cert],
+        trust=ServerTrust(True, (lab.server_root.cert,)),
         clock=Clock(trusted=False),
         identity=ClientIdentity(cert, key),
     )

@@ -52,6 +52,7 @@ from sztp_client.transport.http import Timeouts
 from sztp_client.transport.restconf import RestconfClient
 from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.hops import ServerTrust
 from sztp_lab.pki import Issued, LabPKI, make_lab_pki, pem_bundle, utcnow
 from tests.helpers.tls_server import (
     Reply,
@@ -146,8 +147,7 @@ def client_for(
     return RestconfClient(
         ServerEndpoint(host, server.port, root),
         server.host,
-        trusted=trusted,
-        anchors=anchors,
+        trust=ServerTrust(trusted, tuple(anchors)),
         clock=clock,
         identity=identity,
         **kwargs,  # type: ignore[arg-type]
@@ -203,7 +203,11 @@ def test_ipv6_literal(spki: ServerPKI) -> None:
         server.routes[GBD_PATH] = GBD_OK
         endpoint = ServerEndpoint("::1", server.port, "/restconf")
         with RestconfClient(
-            endpoint, "::1", trusted=True, anchors=(spki.anchor,), clock=UNTRUSTED, identity=None
+            endpoint,
+            "::1",
+            trust=ServerTrust(True, (spki.anchor,)),
+            clock=UNTRUSTED,
+            identity=None,
         ) as client:
             assert client.get_bootstrapping_data(TRUSTED_REQUEST).conveyed_information == CONVEYED
         assert server.requests[0].headers["host"] == f"[::1]:{server.port}"
@@ -352,17 +356,14 @@ def test_unloadable_identity_is_a_configuration_error(
         client_for(server, trusted=False, identity=ClientIdentity(garbage, garbage))
 
 
-def test_untrusted_client_refuses_reports_and_device_details(server: ScriptedServer) -> None:
-    with client_for(server, trusted=False) as client:
-        with pytest.raises(ValueError, match="untrusted"):
-            client.report_progress(ReportProgressInput(ProgressType.BOOTSTRAP_INITIATED))
-        for request in (
-            GetBootstrappingDataInput(signed_data_preferred=True, hw_model="model-x"),
-            GetBootstrappingDataInput(signed_data_preferred=True, os_name="LabOS"),
-            GetBootstrappingDataInput(nonce=NONCE),  # signed-data-preferred is required
-        ):
-            with pytest.raises(ValueError, match="signed-data-preferred"):
-                client.get_bootstrapping_data(request)
+def test_untrusted_client_refuses_reports(server: ScriptedServer) -> None:
+    """R-066, D18: the hop's trust decision flows to the client; what the request body holds
+    is decided by the trust owner (tests/unit/test_trust_hops.py)."""
+    with (
+        client_for(server, trusted=False) as client,
+        pytest.raises(ValueError, match="untrusted"),
+    ):
+        client.report_progress(ReportProgressInput(ProgressType.BOOTSTRAP_INITIATED))
     assert server.requests == []
 
 
@@ -678,8 +679,7 @@ def test_refused_connection_is_a_connect_error(spki: ServerPKI) -> None:
         RestconfClient(
             endpoint,
             "127.0.0.1",
-            trusted=True,
-            anchors=(spki.anchor,),
+            trust=ServerTrust(True, (spki.anchor,)),
             clock=UNTRUSTED,
             identity=None,
             timeouts=FAST,

@@ -16,17 +16,19 @@ import pytest
 
 from sztp_client.actions import image as img
 from sztp_client.actions.image import (
-    RunningSystem,
     fetch_verified_image,
-    image_matches_running,
     read_boot_id,
     read_os_release,
-    supported_digest,
 )
 from sztp_client.actions.installers import ABDirectoryInstaller, CommandInstaller
 from sztp_client.errors import BootImageError, ConnectError, ServerError
 from sztp_client.model.conveyed import SHA_256, BootImage, ImageVerification
 from sztp_client.progress import ProgressType
+from sztp_client.protocol.image_policy import (
+    RunningSystem,
+    image_matches_running,
+    supported_digest,
+)
 
 IMAGE = b"VendorOS 17.3 image\n" * 1000
 DIGEST = hashlib.sha256(IMAGE).digest()

@@ -6,7 +6,7 @@ import io
 
 from sztp_client.cli.run import Timeline, exit_code_for
 from sztp_client.errors import BootImageError, TrustError
-from sztp_client.runner import Outcome
+from sztp_client.protocol.outcome import RunOutcome
 from sztp_client.state.status import TimelineEvent
 
 
@@ -39,10 +39,10 @@ def test_no_progress_bar_when_not_a_terminal() -> None:
 
 def test_exit_codes() -> None:
     """D20: 0 for final outcomes, the error's code for failures, 69 for nothing found."""
-    assert exit_code_for(Outcome.COMPLETE, None) == 0
-    assert exit_code_for(Outcome.REBOOTING, None) == 0
-    assert exit_code_for(Outcome.ALREADY, None) == 0
-    assert exit_code_for(Outcome.DISABLED, None) == 0
-    assert exit_code_for(Outcome.NOTHING, None) == 69
-    assert exit_code_for(Outcome.FAILED, TrustError("source", "x")) == 65
-    assert exit_code_for(Outcome.FAILED, BootImageError("x")) == 75
+    assert exit_code_for(RunOutcome.COMPLETE, None) == 0
+    assert exit_code_for(RunOutcome.REBOOTING, None) == 0
+    assert exit_code_for(RunOutcome.ALREADY, None) == 0
+    assert exit_code_for(RunOutcome.DISABLED, None) == 0
+    assert exit_code_for(RunOutcome.NOTHING, None) == 69
+    assert exit_code_for(RunOutcome.FAILED, TrustError("source", "x")) == 65
+    assert exit_code_for(RunOutcome.FAILED, BootImageError("x")) == 75

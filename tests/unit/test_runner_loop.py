@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sztp_client.config import parse_config
-from sztp_client.runner import Outcome, Runner
+from sztp_client.protocol.outcome import RunOutcome
+from sztp_client.runner import Runner
 from sztp_client.state.status import StatusRecorder
 from sztp_lab.pki import make_lab_pki
 
@@ -49,7 +50,7 @@ def test_backoff_doubles_to_the_cap_with_jitter(tmp_path: Path) -> None:
     assert len(delays) == 6
     for delay, base in zip(delays, bases, strict=True):
         assert 0.8 * base <= delay <= 1.2 * base
-    assert runner.run_once() is Outcome.NOTHING
+    assert runner.run_once() is RunOutcome.NOTHING
 
 
 def test_disabled_device_does_nothing(tmp_path: Path) -> None:
@@ -62,4 +63,4 @@ def test_disabled_device_does_nothing(tmp_path: Path) -> None:
         tmp_path,
     )
     runner = Runner(config, StatusRecorder(None))
-    assert runner.run_forever() is Outcome.DISABLED
+    assert runner.run_forever() is RunOutcome.DISABLED

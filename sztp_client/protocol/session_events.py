@@ -1,0 +1,316 @@
+"""The session machine's vocabulary: sources, the events the executor feeds it, the actions it
+asks for, its states and the decision events of its choice states.
+
+The rules are in :mod:`sztp_client.protocol.session`; the executor speaks these names.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography import x509
+
+from sztp_client.errors import SZTPError
+from sztp_client.model.rpc import GetBootstrappingDataInput, GetBootstrappingDataOutput
+from sztp_client.model.server_uri import ServerEndpoint
+from sztp_client.protocol import onboarding as m
+from sztp_client.protocol.outcome import RunOutcome
+from sztp_client.trust.hops import ServerTrust
+from sztp_client.trust.sources import SourceKind
+from sztp_client.trust.verifier import Artifacts
+
+# --- sources --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCandidate:
+    """A bootstrap server a source named; ``anchors`` empty: no anchor, provisional."""
+
+    endpoint: ServerEndpoint
+    anchors: tuple[x509.Certificate, ...] = ()
+
+
+class Source(Protocol):
+    """Where bootstrap servers (or, later, artifacts) come from (RFC 8572 §4).
+
+    ``detect`` is cheap (is this source present at all?); ``fetch`` does the real work and
+    yields the servers to try, in order.  The executor calls both; the session only orders.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def detect(self) -> bool: ...
+
+    def fetch(self) -> Sequence[ServerCandidate]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WellKnownServers:
+    """The configured well-known bootstrap servers, with the configured anchors (R-004)."""
+
+    endpoints: tuple[ServerEndpoint, ...]
+    anchors: tuple[x509.Certificate, ...] = ()
+    name: str = "well-known bootstrap server"
+
+    def detect(self) -> bool:
+        return bool(self.endpoints)
+
+    def fetch(self) -> Sequence[ServerCandidate]:
+        return [ServerCandidate(endpoint, self.anchors) for endpoint in self.endpoints]
+
+
+# --- events: what the executor observed ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Begin:
+    """A pass starts."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFetched:
+    servers: tuple[ServerCandidate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAbsent:
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The addresses of the server, in order, and a fresh nonce for each (R-058)."""
+
+    addresses: tuple[str, ...]
+    nonces: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveFailed:
+    error: SZTPError
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived:
+    output: GetBootstrappingDataOutput
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed:
+    error: SZTPError
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFailed:
+    """Carrying out an onboarding action raised: this server's data is done with."""
+
+    error: SZTPError
+
+
+Event = (
+    Begin
+    | SourceFetched
+    | SourceAbsent
+    | Resolved
+    | ResolveFailed
+    | DataReceived
+    | RequestFailed
+    | ActionFailed
+    | m.Event
+)
+
+# --- actions: what the executor must do ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSource:
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    source: str
+    server: str
+    address: str
+    trusted: bool
+    hop: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    """``outcome`` is a :class:`RunOutcome` value or ``error``."""
+
+    outcome: str
+    error: SZTPError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Connect to ``address`` with ``trust`` and POST ``body``; answer DataReceived or
+    RequestFailed.  On DataReceived the connection stays open (for reports) until
+    :class:`Disconnect`."""
+
+    endpoint: ServerEndpoint
+    server: str
+    address: str
+    trust: ServerTrust
+    body: GetBootstrappingDataInput
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Close the connection of the last :class:`Request` that received data."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyData:
+    """Verify the artifacts (§5.4); answer Verified or VerificationFailed."""
+
+    artifacts: Artifacts
+    source: SourceKind
+    nonce: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PassEnded:
+    outcome: RunOutcome
+    error: SZTPError | None
+
+
+Action = (
+    FetchSource
+    | Resolve
+    | AttemptStarted
+    | AttemptEnded
+    | Request
+    | Disconnect
+    | VerifyData
+    | Notice
+    | PassEnded
+    | m.Action
+)
+
+
+class SessionState(enum.StrEnum):
+    IDLE = "idle"
+    NEXT_SOURCE = "next-source"
+    FETCHING = "fetching"
+    NEXT_SERVER = "next-server"
+    RESOLVING = "resolving"
+    NEXT_ADDRESS = "next-address"
+    REQUESTING = "requesting"
+    ONBOARDING = "onboarding"
+    SERVER_DONE = "server-done"
+    SERVERS_DONE = "servers-done"
+    DONE = "done"
+
+
+# decisions taken in choice states: internal events, never fed from outside
+@dataclass(frozen=True, slots=True)
+class Another:
+    """There is one more (source, server, address) to try."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoneLeft:
+    """Nothing more to try here."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """This server is not tried (an unusable redirect anchor)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoundReached:
+    """The redirect-address bound is reached: this server (or list) ends failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnboardingEnded:
+    """The onboarding machine finished (with a redirect to follow or not)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Redirected:
+    """Follow the redirect: a new list of servers one hop further."""
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """A server completed or is rebooting: the pass ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceListEnded:
+    """A source's list of servers ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectListEnded:
+    """A redirect's list of servers ended: the server that redirected ends with it."""
+
+
+INTERNAL_TYPES = (
+    Another,
+    NoneLeft,
+    Skipped,
+    BoundReached,
+    OnboardingEnded,
+    Redirected,
+    Final,
+    SourceListEnded,
+    RedirectListEnded,
+)
+
+
+__all__ = [
+    "INTERNAL_TYPES",
+    "Action",
+    "ActionFailed",
+    "Another",
+    "AttemptEnded",
+    "AttemptStarted",
+    "Begin",
+    "BoundReached",
+    "DataReceived",
+    "Disconnect",
+    "Event",
+    "FetchSource",
+    "Final",
+    "NoneLeft",
+    "Notice",
+    "OnboardingEnded",
+    "PassEnded",
+    "RedirectListEnded",
+    "Redirected",
+    "Request",
+    "RequestFailed",
+    "Resolve",
+    "ResolveFailed",
+    "Resolved",
+    "ServerCandidate",
+    "SessionState",
+    "Skipped",
+    "Source",
+    "SourceAbsent",
+    "SourceFetched",
+    "SourceListEnded",
+    "VerifyData",
+    "WellKnownServers",
+]
