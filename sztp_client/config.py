@@ -35,10 +35,24 @@ class DeviceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TPMIdentityConfig:
+    tcti: str = "device:/dev/tpmrm0"
+    #: the TCG's first IDevID key handle
+    key_handle: int = 0x81020000
+    #: a PEM file path (resolved) or "nv:0x..." (an NV index); required for the tpm back-end
+    certificate: str | None = None
+
+
+IDENTITY_BACKENDS = ("file", "tpm", "auto")
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityConfig:
+    backend: str = "file"
     certificate: Path | None = None
     key: Path | None = None
     password_file: Path | None = None
+    tpm: TPMIdentityConfig = field(default_factory=TPMIdentityConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +253,29 @@ def check_trust_configuration(trust: TrustConfig) -> None:
     raise ConfigurationError(explained, "trust.voucher-signer-trust-anchors")
 
 
+def _tpm_identity(t: Table) -> TPMIdentityConfig:
+    defaults = TPMIdentityConfig()
+    if not t.data:  # status and the like never load the TPM module (nor cryptography)
+        return defaults
+    from sztp_client.identity import tpm  # noqa: PLC0415 - tpm2-pytss itself is not imported
+
+    tcti = tpm.parse_tcti(t.string("tcti", defaults.tcti), t.key("tcti"))
+    raw_handle = t.get("key-handle")
+    handle = (
+        defaults.key_handle
+        if raw_handle is None
+        else tpm.parse_handle(raw_handle, t.key("key-handle"))
+    )
+    certificate = t.string("certificate")
+    if certificate is not None:
+        if tpm.is_nv_reference(certificate):
+            tpm.parse_nv_index(certificate, t.key("certificate"))
+        else:
+            certificate = str(t.base / certificate)
+    t.finish()
+    return TPMIdentityConfig(tcti=tcti, key_handle=handle, certificate=certificate)
+
+
 def _build(
     document: Mapping[str, Any],
     base: Path,
@@ -258,10 +295,13 @@ def _build(
     t.finish()
 
     t = top.table("identity")
+    identity_defaults = IdentityConfig()
     identity = IdentityConfig(
+        backend=t.choice("backend", identity_defaults.backend, IDENTITY_BACKENDS),
         certificate=t.path("certificate"),
         key=t.path("key"),
         password_file=t.path("password-file"),
+        tpm=_tpm_identity(t.table("tpm")),
     )
     t.finish()
     if (identity.certificate is None) != (identity.key is None):

@@ -7,7 +7,8 @@ the executor uses: identity and serial number, the IDevID's issuer key id, ancho
 voucher-signer policy, limits, installer, applier, the clock source, basic auth and timeouts.
 Everything that can never succeed later fails here, before any traffic (exit 78).
 
-A new identity (a TPM-held key) plugs in at :func:`_client_identity`; a new installer or
+The identity (files or a TPM-held key) comes from
+:func:`~sztp_client.identity.base.build_identity`; a new installer or
 applier at :func:`_installer` / :func:`_applier`; new sources at :func:`sources`.
 """
 
@@ -27,14 +28,15 @@ from sztp_client.actions import installers
 from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
 from sztp_client.files import read_bounded
+from sztp_client.identity.base import FileIdentity, TPMIdentity, build_identity
 from sztp_client.limits import KIB, MIB, Limits, TransportLimits
 from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
 from sztp_client.protocol.image_policy import RunningSystem
 from sztp_client.protocol.session_events import Source, WellKnownServers
 from sztp_client.transport.http import Timeouts
-from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust import armor
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.envelope import EnvelopeDecryptor
 from sztp_client.trust.identity import issuer_key_id, subject_serial_number
 from sztp_client.trust.signer_policy import VoucherSignerPolicy
 from sztp_client.trust.signer_policy import check_configuration as check_signer_configuration
@@ -52,7 +54,7 @@ class DeviceContext:
     config: ClientConfig
     serial_number: str
     device: DeviceIdentity
-    identity: ClientIdentity | None
+    identity: FileIdentity | TPMIdentity | None
     servers: tuple[ServerEndpoint, ...]
     server_anchors: tuple[x509.Certificate, ...]
     voucher_signer: VoucherSignerPolicy
@@ -63,6 +65,8 @@ class DeviceContext:
     installer: installers.Installer
     applier: config_actions.Applier
     clock_source: Callable[[], Clock]
+    #: opens encrypted artifacts with the identity's key (None without an identity)
+    decryptor: EnvelopeDecryptor | None = None
 
     def clock(self) -> Clock:
         return self.clock_source()
@@ -112,15 +116,12 @@ def build_context(config: ClientConfig) -> DeviceContext:
     """The device context of ``config``; raises ConfigurationError (78) or
     PermissionDeniedError (77) for what can never work."""
     servers = _well_known_servers(config)
-    identity = _client_identity(config)
-    idevid_chain = (
-        load_certificates([config.identity.certificate], "identity.certificate")
-        if config.identity.certificate is not None
-        else ()
-    )
+    # the back-end chosen and checked: files present, or the TPM key usable for TLS (75/78)
+    identity = build_identity(config.identity)
+    idevid_chain = identity.chain if identity is not None else ()
     idevid = idevid_chain[0] if idevid_chain else None
-    if idevid is not None and config.identity.key is not None:
-        preflight.check_identity(idevid, config.identity.key)  # before any traffic
+    if idevid is not None and isinstance(identity, FileIdentity):
+        preflight.check_identity(idevid, identity.key)  # before any traffic
     serial = serial_number(config.device.serial_number, idevid)
     server_anchors = load_certificates(
         config.trust.bootstrap_server_trust_anchors, "trust.bootstrap-server-trust-anchors"
@@ -147,6 +148,7 @@ def build_context(config: ClientConfig) -> DeviceContext:
         installer=installer,
         applier=applier,
         clock_source=_trusted_now if trusted_clock else Clock.untrusted,
+        decryptor=EnvelopeDecryptor(identity.recipient_key()) if identity is not None else None,
     )
 
 
@@ -199,16 +201,6 @@ def _well_known_servers(config: ClientConfig) -> list[ServerEndpoint]:
         except DataError as exc:
             raise ConfigurationError(exc.message, "discovery.bootstrap-servers") from exc
     return endpoints
-
-
-def _client_identity(config: ClientConfig) -> ClientIdentity | None:
-    ident = config.identity
-    if ident.certificate is None or ident.key is None:
-        return None
-    for path, key in ((ident.certificate, "identity.certificate"), (ident.key, "identity.key")):
-        if not path.is_file():
-            raise ConfigurationError(f"{path} does not exist", key)
-    return ClientIdentity(certificate=ident.certificate, key=ident.key)
 
 
 def _voucher_signer_policy(

@@ -176,6 +176,7 @@ class Executor:
                 policy,
                 source=action.source,
                 nonce=action.nonce,
+                decryptor=self.context.decryptor,  # encrypted artifacts
             )
         except DataError as exc:
             self.recorder.info(f"data refused ({exc.step or 'parse'}): {exc.message}")

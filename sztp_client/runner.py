@@ -144,6 +144,11 @@ class Runner:
             self.store.save(state)
             self.recorder.info("running again after the reboot into a new boot image")
         self.recorder.run_started(bootstrapped=False)
+        identity = self.context.identity
+        if identity is not None:
+            self.recorder.info(
+                f"identity: {identity.backend}, key {identity.location} ({identity.choice})"
+            )
         running = self.context.running_system()
         session = Session(
             self.context.sources(),

@@ -43,6 +43,7 @@ from sztp_client.errors import (
     ReportRejectedError,
     ServerError,
 )
+from sztp_client.identity.base import Identity
 from sztp_client.limits import Limits, TransportLimits
 from sztp_client.model.restconf_errors import parse_error_document
 from sztp_client.model.rpc import (
@@ -67,7 +68,7 @@ from sztp_client.transport.http import (
     transport_error,
     unverified_is_intended,
 )
-from sztp_client.transport.tls import ClientIdentity, provisional_context, trusted_context
+from sztp_client.transport.tls import provisional_context, trusted_context
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust
 
@@ -128,7 +129,7 @@ class RestconfClient:
         *,
         trust: ServerTrust,
         clock: Clock,
-        identity: ClientIdentity | None,
+        identity: Identity | None,
         basic_auth: tuple[str, str] | None = None,
         timeouts: Timeouts = _DEFAULT_TIMEOUTS,
         limits: TransportLimits = _DEFAULT_LIMITS,

@@ -8,42 +8,28 @@
   returns must be signed, and it gets nothing secret (D18).
 
 Both present the device's client certificate with all its intermediates when one is configured
-(R-018, R-019).  The contexts are plain :class:`ssl.SSLContext` objects for the HTTP layer in
-:mod:`sztp_client.transport.restconf`.
+(R-018, R-019): the :class:`~sztp_client.identity.base.Identity` configures the
+context, from files or with the key inside a TPM.  The contexts are plain
+:class:`ssl.SSLContext` objects for the HTTP layer in :mod:`sztp_client.transport.restconf`.
 """
 
 from __future__ import annotations
 
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sztp_client.errors import ConfigurationError
+from sztp_client.identity.base import Identity
 from sztp_client.trust.clock import Clock
 
-__all__ = ["X509_V_FLAG_NO_CHECK_TIME", "ClientIdentity", "provisional_context", "trusted_context"]
+__all__ = ["X509_V_FLAG_NO_CHECK_TIME", "provisional_context", "trusted_context"]
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME (x509_vfy.h): skip the validity-period checks.  Python has
 # no name for it but passes the verify flags through to X509_VERIFY_PARAM_set_flags unchanged.
 X509_V_FLAG_NO_CHECK_TIME: Final = 0x200000
-
-
-@dataclass(frozen=True, slots=True)
-class ClientIdentity:
-    """The device's TLS client identity, as files.
-
-    ``certificate`` is a PEM file with the IDevID end-entity certificate first, followed by its
-    intermediate CA certificates: all of them are sent in the handshake (R-019).  ``key`` is the
-    PEM private key of the end-entity certificate, unencrypted.
-    """
-
-    certificate: Path
-    key: Path
 
 
 def _base_context() -> ssl.SSLContext:
@@ -52,24 +38,13 @@ def _base_context() -> ssl.SSLContext:
     return context
 
 
-def _load_identity(context: ssl.SSLContext, identity: ClientIdentity | None) -> None:
-    if identity is None:
-        return
-    try:
-        context.load_cert_chain(certfile=identity.certificate, keyfile=identity.key)
-    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
-        raise ConfigurationError(
-            f"cannot load the client certificate {str(identity.certificate)!r} with the key "
-            f"{str(identity.key)!r}: {reason}; the certificate file must be PEM (the device "
-            "certificate, then its intermediates) and the key an unencrypted PEM key that "
-            "belongs to it",
-            key="identity",
-        ) from exc
+def _load_identity(context: ssl.SSLContext, identity: Identity | None) -> None:
+    if identity is not None:
+        identity.configure_tls(context)
 
 
 def trusted_context(
-    anchors: Sequence[x509.Certificate], clock: Clock, identity: ClientIdentity | None
+    anchors: Sequence[x509.Certificate], clock: Clock, identity: Identity | None
 ) -> ssl.SSLContext:
     """A context that authenticates the server to ``anchors`` only, host name included.
 
@@ -83,7 +58,7 @@ def trusted_context(
     clock is right.
 
     Raises ``ValueError`` without anchors (a programming error) and
-    :class:`~sztp_client.errors.ConfigurationError` when the identity files cannot be loaded.
+    the identity's typed errors when it cannot authenticate (identity files unreadable, ...).
     """
     if not anchors:
         raise ValueError("a trusted TLS context needs at least one trust anchor")
@@ -99,7 +74,7 @@ def trusted_context(
     return context
 
 
-def provisional_context(identity: ClientIdentity | None) -> ssl.SSLContext:
+def provisional_context(identity: Identity | None) -> ssl.SSLContext:
     """A context that accepts any server certificate ("blind" TLS, R-060, R-061).
 
     TLS 1.2 or later.  The client certificate is still presented: the device identifies itself

@@ -21,11 +21,11 @@ from sztp_client.errors import (
     ServerCertificateError,
     TLSAlertError,
 )
+from sztp_client.identity.base import FileIdentity
 from sztp_client.model.rpc import GetBootstrappingDataInput
 from sztp_client.model.server_uri import parse_server_uri
 from sztp_client.state.status import describe_error
 from sztp_client.transport.restconf import RestconfClient
-from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust
 from sztp_lab.pki import make_root_ca
@@ -129,7 +129,7 @@ def test_two_media_types_in_accept_get_406_and_the_media_type_diagnosis(env: Env
         "127.0.0.1",
         trust=ServerTrust(True, (lab.server_root.cert,)),
         clock=Clock(trusted=False),
-        identity=ClientIdentity(cert, key),
+        identity=FileIdentity(cert, key),
     )
     pool_urlopen = client._pool.urlopen
 

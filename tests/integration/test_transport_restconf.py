@@ -37,6 +37,7 @@ from sztp_client.errors import (
     TLSError,
     TransportError,
 )
+from sztp_client.identity.base import FileIdentity
 from sztp_client.limits import Limits, TransportLimits
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
@@ -50,7 +51,6 @@ from sztp_client.model.server_uri import ServerEndpoint
 from sztp_client.progress import ProgressType
 from sztp_client.transport.http import Timeouts
 from sztp_client.transport.restconf import RestconfClient
-from sztp_client.transport.tls import ClientIdentity
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust
 from sztp_lab.pki import Issued, LabPKI, make_lab_pki, pem_bundle, utcnow
@@ -110,16 +110,16 @@ def lab() -> LabPKI:
     return make_lab_pki()
 
 
-def _identity(directory: Path, issued: Issued, *, with_chain: bool = True) -> ClientIdentity:
+def _identity(directory: Path, issued: Issued, *, with_chain: bool = True) -> FileIdentity:
     cert = directory / "idevid.pem"
     key = directory / "idevid.key"
     cert.write_bytes(issued.pem_chain() if with_chain else issued.cert_pem())
     key.write_bytes(issued.key_pem())
-    return ClientIdentity(certificate=cert, key=key)
+    return FileIdentity(certificate=cert, key=key)
 
 
 @pytest.fixture(scope="module")
-def identity(lab: LabPKI, tmp_path_factory: pytest.TempPathFactory) -> ClientIdentity:
+def identity(lab: LabPKI, tmp_path_factory: pytest.TempPathFactory) -> FileIdentity:
     return _identity(tmp_path_factory.mktemp("identity"), lab.idevid(SERIAL))
 
 
@@ -137,7 +137,7 @@ def client_for(
     anchors: Sequence[x509.Certificate] | None = None,
     spki: ServerPKI | None = None,
     clock: Clock = UNTRUSTED,
-    identity: ClientIdentity | None = None,
+    identity: FileIdentity | None = None,
     root: str | None = "/restconf",
     **kwargs: object,
 ) -> RestconfClient:
@@ -309,7 +309,7 @@ def _client_auth_server(spki: ServerPKI, lab: LabPKI) -> ScriptedServer:
 
 
 def test_client_certificate_is_sent_with_its_intermediates(
-    spki: ServerPKI, lab: LabPKI, identity: ClientIdentity
+    spki: ServerPKI, lab: LabPKI, identity: FileIdentity
 ) -> None:
     """R-019: the server knows only the root, so the handshake needs the IDevID CA from us."""
     idevid = lab.idevid(SERIAL)
@@ -347,13 +347,13 @@ def test_client_certificate_without_intermediates_fails(
 def test_unloadable_identity_is_a_configuration_error(
     server: ScriptedServer, spki: ServerPKI, tmp_path: Path
 ) -> None:
-    missing = ClientIdentity(tmp_path / "none.pem", tmp_path / "none.key")
+    missing = FileIdentity(tmp_path / "none.pem", tmp_path / "none.key")
     with pytest.raises(ConfigurationError, match=r"none\.pem"):
         client_for(server, spki=spki, identity=missing)
     garbage = tmp_path / "garbage.pem"
     garbage.write_bytes(pem_bundle([spki.root.cert]))  # a certificate but no matching key
     with pytest.raises(ConfigurationError):
-        client_for(server, trusted=False, identity=ClientIdentity(garbage, garbage))
+        client_for(server, trusted=False, identity=FileIdentity(garbage, garbage))
 
 
 def test_untrusted_client_refuses_reports(server: ScriptedServer) -> None:
