@@ -51,7 +51,7 @@ def test_tpm_keys_parsed(tmp_path: Path) -> None:
         ('[identity]\nbackend = "hsm"\n', "identity.backend"),
         ('[identity.tpm]\nkey-handle = "0x01000000"\n', "identity.tpm.key-handle"),
         ('[identity.tpm]\nkey-handle = "eighty-one"\n', "identity.tpm.key-handle"),
-        ('[identity.tpm]\nkey-handle = true\n', "identity.tpm.key-handle"),
+        ("[identity.tpm]\nkey-handle = true\n", "identity.tpm.key-handle"),
         ('[identity.tpm]\ntcti = "carrier-pigeon"\n', "identity.tpm.tcti"),
         ('[identity.tpm]\ncertificate = "nv:0x81000000"\n', "identity.tpm.certificate"),
         ('[identity.tpm]\nhandle = "0x81020000"\n', "identity.tpm.handle"),
