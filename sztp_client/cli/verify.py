@@ -20,6 +20,7 @@ from typing import Any
 
 from cryptography import x509
 
+from sztp_client.config import load_config
 from sztp_client.encoding.yang_types import format_datetime, parse_datetime
 from sztp_client.errors import (
     EXIT_OK,
@@ -31,11 +32,13 @@ from sztp_client.errors import (
     UsageError,
 )
 from sztp_client.files import read_bounded
+from sztp_client.identity.base import build_identity
 from sztp_client.limits import MIB, Limits
 from sztp_client.model.conveyed import conveyed_information_to_json
 from sztp_client.model.voucher import Assertion, voucher_to_json
 from sztp_client.trust import armor, cms
 from sztp_client.trust.clock import Clock
+from sztp_client.trust.envelope import EnvelopeDecryptor, FileRecipientKey
 from sztp_client.trust.identity import issuer_key_id, subject_serial_number
 from sztp_client.trust.oids import is_dotted_oid
 from sztp_client.trust.signer_policy import VoucherSignerPolicy, check_configuration
@@ -98,6 +101,13 @@ def register(commands: Any) -> None:
         help="the device's IDevID (PEM, intermediates may follow): its serial number and "
         "issuer are checked against the voucher, and it may not validate to a "
         "voucher-signer anchor",
+    )
+    parser.add_argument(
+        "--identity",
+        metavar="FILE",
+        help="decrypt encrypted artifacts with the device's key: FILE is a client "
+        "configuration whose identity table is used (file or TPM), or a PEM private key "
+        "(with --idevid-certificate)",
     )
     parser.add_argument(
         "--voucher-signer-trust-anchors",
@@ -183,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
     report = _Report(args.json)
     try:
         policy, device, nonce = _policy_from_args(args)
+        decryptor = _decryptor(args)
         limits = policy.limits
         artifacts = Artifacts(
             conveyed_information=_read_cms(
@@ -200,10 +211,17 @@ def run(args: argparse.Namespace) -> int:
         return report.fail(step, exc.message, exc.exit_code)
     except DataError as exc:
         return report.fail(exc.step or "input", exc.message, exc.exit_code)
+    except SZTPError as exc:  # the identity's TPM does not answer, ...
+        return report.fail("identity", exc.message, exc.exit_code)
     report.document["signed"] = _peek_signed(artifacts.conveyed_information)
     try:
         verified = verify_bootstrapping_data(
-            artifacts, device, policy, source=SourceKind.UNTRUSTED_SERVER, nonce=nonce
+            artifacts,
+            device,
+            policy,
+            source=SourceKind.UNTRUSTED_SERVER,
+            nonce=nonce,
+            decryptor=decryptor,
         )
     except SZTPError as exc:
         step = exc.step if isinstance(exc, DataError) and exc.step else "verify"
@@ -215,6 +233,30 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(report.document)
     return EXIT_OK
+
+
+#: the largest --identity file read (a configuration or a PEM key)
+MAX_IDENTITY_ARGUMENT = 64 * 1024
+
+
+def _decryptor(args: argparse.Namespace) -> EnvelopeDecryptor | None:
+    """The decryptor of ``--identity``: a PEM private key with ``--idevid-certificate``, or the
+    identity table of a client configuration (file or TPM back-end)."""
+    if args.identity is None:
+        return None
+    data = _read_file(args.identity, "identity", MAX_IDENTITY_ARGUMENT)
+    if b"-----BEGIN" in data and b"PRIVATE KEY-----" in data:
+        if args.idevid_certificate is None:
+            raise UsageError("--identity with a PEM key needs --idevid-certificate")
+        certificate = _read_file(
+            args.idevid_certificate, "IDevID certificate", MAX_CERTIFICATE_FILE
+        )
+        return EnvelopeDecryptor(FileRecipientKey.from_pem(certificate, data))
+    config = load_config(Path(args.identity), required=True)
+    identity = build_identity(config.identity)
+    if identity is None:
+        raise UsageError(f"--identity {args.identity}: the configuration names no identity")
+    return EnvelopeDecryptor(identity.recipient_key())
 
 
 def _policy_from_args(

@@ -10,7 +10,9 @@ opened with the identity's key, file or TPM (R-008, R-020, R-050).
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,3 +168,51 @@ def test_encrypted_conveyed_information_with_tpm_identity(
     server = env.server(Response(signed=_encrypted(env, recipient)))
     extra = _tpm_extra(env, swtpm, identities, algorithm)
     _bootstraps(server, env.device([server], extra=extra))
+
+
+def _verify(
+    env: Env, signed: SignedSet, idevid_pem: Path, *identity: str
+) -> subprocess.CompletedProcess[str]:
+    root = env.root / "verify"
+    root.mkdir(exist_ok=True)
+    files = {"ci": signed.conveyed_information, "oc": signed.owner_certificate, "ov": None}
+    files["ov"] = signed.ownership_voucher
+    for name, data in files.items():
+        (root / f"{name}.cms").write_bytes(data or b"")
+    (root / "anchors.pem").write_bytes(env.lab.pki.voucher_root.cert_pem())
+    command = [sys.executable, "-m", "sztp_client", "verify", str(root / "ci.cms")]
+    command += ["--owner-certificate", str(root / "oc.cms")]
+    command += ["--ownership-voucher", str(root / "ov.cms")]
+    command += ["--voucher-signer-trust-anchors", str(root / "anchors.pem")]
+    command += ["--idevid-certificate", str(idevid_pem), *identity, "--json"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_verify_identity_opens_encrypted_artifacts_with_file_key_or_config(env: Env) -> None:
+    """R-020: ``verify --identity`` decrypts with a PEM key (with --idevid-certificate) or
+    with the identity table of a client configuration; without it the envelope is refused."""
+    signed = _encrypted(env, env.lab.idevid.cert)
+    device = env.device([], extra={"network": NET})
+    idevid_pem = device.root / "etc" / "idevid.pem"
+    key = device.root / "etc" / "idevid.key"
+    refused = _verify(env, signed, idevid_pem)
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+    for identity in (str(key), str(device.config_path)):
+        result = _verify(env, signed, idevid_pem, "--identity", identity)
+        assert result.returncode == 0, _why(result)
+        assert json.loads(result.stdout)["acceptable"] is True
+
+
+def test_verify_identity_with_tpm_configuration(
+    env: Env, swtpm: SoftwareTPM, identities: LabTPMIdentities
+) -> None:
+    """R-020, R-050: ``verify --identity CONFIG`` with a TPM identity table: the TPM does
+    the private-key step."""
+    recipient = identities.by_algorithm("rsa-2048").certificate
+    signed = _encrypted(env, recipient)
+    device = env.device([], extra=_tpm_extra(env, swtpm, identities, "rsa-2048"))
+    idevid_pem = env.root / "tpm-idevid-rsa-2048.pem"
+    result = _verify(env, signed, idevid_pem, "--identity", str(device.config_path))
+    assert result.returncode == 0, _why(result)
+    assert json.loads(result.stdout)["acceptable"] is True
