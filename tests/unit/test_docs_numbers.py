@@ -19,6 +19,7 @@ SWEPT = (
     "docs/architecture.md",
     "docs/benchmarks.md",
     "docs/configuration.md",
+    "docs/identity.md",
     "docs/running.md",
     "docs/trust.md",
     "docs/verify.md",
