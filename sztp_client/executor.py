@@ -280,6 +280,7 @@ class Executor:
             verify_tls=self.config.image.verify_tls,
             anchors=self.context.server_anchors,
             clock=self.context.clock(),  # with verify-tls, validity periods count as for servers
+            identity=self.context.identity,  # a file server asking for a client certificate
         )
         return result.sha256
 

@@ -40,6 +40,7 @@ from sztp_client.errors import (
     SizeLimitError,
     TransportError,
 )
+from sztp_client.identity.base import Identity
 from sztp_client.interrupt import deferred
 from sztp_client.limits import MIB
 from sztp_client.transport.http import (
@@ -220,6 +221,7 @@ def _pool_manager(
     anchors: Sequence[x509.Certificate],
     clock: Clock | None,
     max_redirects: int,
+    identity: Identity | None,
 ) -> urllib3.PoolManager:
     retries = urllib3.Retry(
         total=max_redirects,
@@ -232,7 +234,9 @@ def _pool_manager(
         raise_on_status=False,
     )
     if verify_tls:
-        context = trusted_context(anchors, clock if clock is not None else Clock.untrusted(), None)
+        context = trusted_context(
+            anchors, clock if clock is not None else Clock.untrusted(), identity
+        )
         return urllib3.PoolManager(
             num_pools=2,
             timeout=timeouts.as_urllib3(),
@@ -244,7 +248,7 @@ def _pool_manager(
         num_pools=2,
         timeout=timeouts.as_urllib3(),
         retries=retries,
-        ssl_context=provisional_context(None),
+        ssl_context=provisional_context(identity),
         cert_reqs=ssl.CERT_NONE,
         assert_hostname=False,
     )
@@ -263,6 +267,7 @@ def download(
     clock: Clock | None = None,
     chunk_size: int = MIB,
     max_redirects: int = 5,
+    identity: Identity | None = None,
 ) -> DownloadResult:
     """Copy ``uri`` into ``destination``; return the size and SHA-256 of what was written.
 
@@ -271,7 +276,8 @@ def download(
     when it is known, then with the number of bytes written after every chunk; whatever it
     raises stops the download and propagates.  ``on_progress(written, total_or_None)`` follows
     every chunk.  ``verify_tls`` authenticates an https server to ``anchors`` under ``clock``
-    (default untrusted, D10); otherwise its certificate is not checked.
+    (default untrusted, D10); otherwise its certificate is not checked.  ``identity`` (the
+    device's, file or TPM) authenticates the device when the server asks for a certificate.
 
     Raises :class:`ModelError` (unusable URI), :class:`SizeLimitError` (over ``max_bytes``),
     :class:`ServerError` (a reply other than 200), :class:`ConnectError` and :class:`TLSError`
@@ -315,6 +321,7 @@ def download(
         anchors=anchors,
         clock=clock,
         max_redirects=max_redirects,
+        identity=identity,
     )
     try:
         try:

@@ -10,6 +10,8 @@ opened with the identity's key, file or TPM (R-008, R-020, R-050).
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -21,6 +23,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from sztp_client.errors import ConnectError, TLSError
+from sztp_client.identity.base import FileIdentity, TPMIdentity
+from sztp_client.transport.download import download
+from sztp_client.transport.http import Timeouts
 from sztp_lab.artifacts import SignedSet
 from sztp_lab.envelope import encrypt_artifact
 from sztp_lab.scenario import Device
@@ -37,6 +43,7 @@ from tests.helpers.swtpm import (
     swtpm_available,
     tpm2_pytss_available,
 )
+from tests.helpers.tls_server import Reply, ScriptedServer, credentials, make_server_pki
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +223,42 @@ def test_verify_identity_with_tpm_configuration(
     result = _verify(env, signed, idevid_pem, "--identity", str(device.config_path))
     assert result.returncode == 0, _why(result)
     assert json.loads(result.stdout)["acceptable"] is True
+
+
+@pytest.mark.parametrize("backend", ["file", "tpm"])
+def test_image_download_authenticates_with_the_identity(
+    env: Env, tmp_path: Path, swtpm: SoftwareTPM, identities: LabTPMIdentities, backend: str
+) -> None:
+    """R-003, R-018: the image downloader presents the device's identity (file or TPM key)
+    to a file server that requires a client certificate; without one it is refused."""
+    spki = make_server_pki()
+    image = tmp_path / "os.img"
+    image.write_bytes(b"LabOS " * 1000)
+    client_ca = env.lab.pki.manufacturer_root.cert_pem()
+    identity: FileIdentity | TPMIdentity
+    if backend == "file":
+        device = env.device([], extra={"network": NET})
+        etc = device.root / "etc"
+        identity = FileIdentity(etc / "idevid.pem", etc / "idevid.key")
+    else:
+        provisioned = identities.by_algorithm("ec-p256")
+        chain = (provisioned.certificate, *provisioned.chain)
+        pem = _write_chain(tmp_path / "tpm.pem", chain)
+        identity = TPMIdentity(swtpm.tcti, provisioned.handle, str(pem))
+    with ScriptedServer(*credentials(spki.server), client_ca=client_ca) as server:
+        server.routes["/os.img"] = Reply(200, {}, body_file=image)
+        url = f"https://localhost:{server.port}/os.img"
+        timeouts = Timeouts(connect=5, read=5)
+        with pytest.raises((TLSError, ConnectError)):
+            download(url, io.BytesIO(), timeouts=timeouts, verify_tls=True, anchors=[spki.anchor])
+        result = download(
+            url,
+            io.BytesIO(),
+            timeouts=timeouts,
+            verify_tls=True,
+            anchors=[spki.anchor],
+            identity=identity,
+        )
+    if isinstance(identity, TPMIdentity):
+        identity.close()
+    assert result.sha256 == hashlib.sha256(image.read_bytes()).digest()
