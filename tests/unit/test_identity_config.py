@@ -111,3 +111,43 @@ def test_file_identity_missing_file(tmp_path: Path) -> None:
     text = '[identity]\ncertificate = "none.pem"\nkey = "none.key"\n'
     with pytest.raises(ConfigurationError, match=r"identity\.certificate"):
         build_identity(_config(tmp_path, text))
+
+
+class _RecordingKey:
+    """Stands in for a TPMKey: records the private-key operation asked of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def rsa_decrypt(
+        self, ciphertext: bytes, padding: str = "pkcs1", oaep_hash: str = "sha1"
+    ) -> bytes:
+        self.calls.append((ciphertext, padding, oaep_hash))
+        return b"cek"
+
+
+def test_tpm_recipient_key_maps_rsa_paddings() -> None:
+    """R-050: PKCS#1 v1.5 and OAEP with one hash go to the TPM; OAEP with a label or with
+    different label and MGF1 hashes (which TPM2_RSA_Decrypt cannot do) is refused before the
+    TPM is asked."""
+    from typing import Any
+
+    from sztp_client.identity.base import TPMRecipientKey
+    from sztp_client.trust.envelope import RsaPadding
+
+    fake = _RecordingKey()
+    cert = make_lab_pki().idevid("RSA-1").cert
+    key = TPMRecipientKey(fake, cert)  # type: ignore[arg-type]
+    assert key.certificate == cert
+    assert key.rsa_decrypt(b"c1", RsaPadding("pkcs1v15")) == b"cek"
+    assert key.rsa_decrypt(b"c2", RsaPadding("oaep", "sha256", "sha256")) == b"cek"
+    assert fake.calls == [(b"c1", "pkcs1", "sha1"), (b"c2", "oaep", "sha256")]
+    refused: list[Any] = [
+        RsaPadding("oaep", "sha256", "sha1"),
+        RsaPadding("oaep", "sha256", "sha256", b"label"),
+        RsaPadding("oaep", "sha224", "sha224"),
+    ]
+    for padding in refused:
+        with pytest.raises(TypeError):
+            key.rsa_decrypt(b"c3", padding)
+    assert len(fake.calls) == 2
