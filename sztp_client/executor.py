@@ -22,7 +22,7 @@ from sztp_client import interrupt
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import report_data, scripts
 from sztp_client.context import DeviceContext
-from sztp_client.discovery import media_layout
+from sztp_client.discovery import media_layout, wiring
 from sztp_client.errors import (
     BootImageError,
     ConfigApplyError,
@@ -110,6 +110,11 @@ class Executor:
         finally:
             while self._connections:
                 self._connections.pop()[0].close()
+            for source in session.sources:  # unmount media on every path out
+                release = getattr(source, "release", None)
+                if release is not None:
+                    with contextlib.suppress(SZTPError, OSError):
+                        release()
         if ended is None:
             raise InternalError("the session ended without an outcome")
         return ended
@@ -123,9 +128,13 @@ class Executor:
     # -- the walk -----------------------------------------------------------------------------
 
     def _fetch_source(self, action: s.FetchSource) -> s.Event:
-        if not action.source.detect():
-            return s.SourceAbsent(f"{action.source.name}: not present")
-        return s.SourceFetched(tuple(action.source.fetch()))
+        source = action.source
+        if not source.detect():
+            return s.SourceAbsent(str(getattr(source, "summary", "")) or "not present")
+        found = tuple(source.fetch())
+        for finding in getattr(source, "findings", ()):
+            self.recorder.source_found(wiring.record(finding))
+        return s.SourceFetched(found, str(getattr(source, "summary", "")))
 
     def _resolve(self, action: s.Resolve) -> s.Event:
         try:
@@ -295,8 +304,8 @@ class Executor:
         medium = self._media[-1] if self._media else None
         if medium is None:
             raise BootImageError(
-                f"file: download-uri refused ({uri[:200]!r}): a file: URI is allowed only in "
-                "data from a removable medium, where it names a file on that medium"
+                "file: download-uri refused: allowed only in data from a removable medium, "
+                "where it names a file on that medium"
             )
         path = media_layout.resolve_file_uri(medium, uri)
         digest = hashlib.sha256()
