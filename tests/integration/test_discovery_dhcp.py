@@ -178,29 +178,36 @@ def test_networkmanager_dispatcher_with_the_environment_networkmanager_gives(
     link: Link, tmp_path: Path
 ) -> None:
     """NetworkManager's dhclient backend turns dhclient's ``new_<option>`` variables into
-    ``DHCP4_<OPTION>`` (upper case, ``-`` and ``.`` as ``_``) for its dispatcher scripts, which it
+    ``DHCP4_<OPTION>`` and ``DHCP6_<OPTION>`` (upper case, ``-`` and ``.`` as ``_``) for its
+    dispatcher scripts, which it
     calls as ``SCRIPT INTERFACE ACTION``: the variables here come from a real dhclient."""
     dnsmasq(link, tmp_path, *serving_options())
     recorder = tmp_path / "record.sh"
     recorder.write_text(RECORDER, encoding="ascii")
     recorder.chmod(0o755)
     dhclient(link, tmp_path, "4", recorder)
-    recorded = (tmp_path / "env4.BOUND").read_text(encoding="latin-1").splitlines()
+    dhclient(link, tmp_path, "6", recorder)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SZTP_DROP_DIR": str(tmp_path / "nm")}
     env |= {"DEVICE_IFACE": "dev0", "DEVICE_IP_IFACE": "dev0", "CONNECTION_ID": "Wired 1"}
-    for line in recorded:
-        name, _, value = line.partition("=")
-        if name.startswith("new_"):
-            env["DHCP4_" + name[4:].upper().replace("-", "_").replace(".", "_")] = value
+    for prefix, recorded in (("DHCP4_", "env4.BOUND"), ("DHCP6_", "env6.BOUND6")):
+        for line in (tmp_path / recorded).read_text(encoding="latin-1").splitlines():
+            name, _, value = line.partition("=")
+            if name.startswith("new_"):
+                env[prefix + name[4:].upper().replace("-", "_").replace(".", "_")] = value
     assert "DHCP4_SZTP_REDIRECT_URLS" in env and "DHCP4_IP_ADDRESS" in env
+    assert "DHCP6_DHCP6_SZTP_REDIRECT_URLS" in env
     script = str(HOOKS / "networkmanager-dispatcher")
     subprocess.run([script, "dev0", "dhcp4-change"], env=env, check=True, timeout=WAIT)
     drop = tmp_path / "nm"
     assert json.loads((drop / "dev0.json").read_text())["client"] == "networkmanager"
+    assert not (drop / "dev0.v6.json").exists()
     got = probe(link, "DropFileSource", f"'dhcpv4', {str(drop)!r}")
     assert got["servers"] == list(V4_URIS)
+    subprocess.run([script, "dev0", "dhcp6-change"], env=env, check=True, timeout=WAIT)
+    got = probe(link, "DropFileSource", f"'dhcpv6', {str(drop)!r}")
+    assert got["servers"] == list(V6_URIS)
     subprocess.run([script, "dev0", "down"], env=env, check=True, timeout=WAIT)
-    assert not (drop / "dev0.json").exists()
+    assert not (drop / "dev0.json").exists() and not (drop / "dev0.v6.json").exists()
 
 
 # --- the client's own query ------------------------------------------------------------------
