@@ -179,8 +179,8 @@ def test_networkmanager_dispatcher_with_the_environment_networkmanager_gives(
 ) -> None:
     """NetworkManager's dhclient backend turns dhclient's ``new_<option>`` variables into
     ``DHCP4_<OPTION>`` and ``DHCP6_<OPTION>`` (upper case, ``-`` and ``.`` as ``_``) for its
-    dispatcher scripts, which it
-    calls as ``SCRIPT INTERFACE ACTION``: the variables here come from a real dhclient."""
+    dispatcher scripts, which it calls as ``SCRIPT INTERFACE ACTION``: the variables here come
+    from a real dhclient."""
     dnsmasq(link, tmp_path, *serving_options())
     recorder = tmp_path / "record.sh"
     recorder.write_text(RECORDER, encoding="ascii")
