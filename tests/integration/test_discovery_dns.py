@@ -95,6 +95,57 @@ class Lab:
             _, err = self.server.communicate(timeout=30)
             pytest.fail(f"the test DNS server did not start: {line!r} {err}")
 
+    def dnsmasq(self, *options: str) -> None:
+        """dnsmasq as the name server, authoritative for nothing but the records given; its
+        query log goes to stderr, read by :meth:`dnsmasq_queries`."""
+        require(shutil.which("dnsmasq") is not None, "dnsmasq (Debian package dnsmasq)")
+        self.server = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.server_ns,
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--listen-address=192.0.2.1",
+                "--bind-interfaces",
+                "--port=53",
+                "--log-queries",
+                "--log-facility=-",
+                f"--pid-file={self.tmp / 'dnsmasq.pid'}",
+                "--user=root",
+                *options,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.server.stderr is not None
+        for line in self.server.stderr:
+            if " started, version " in line:
+                return
+        self.server.wait(timeout=30)
+        pytest.fail("dnsmasq did not start")
+
+    def dnsmasq_queries(self) -> list[str]:
+        """Stop dnsmasq and return the ``query[TYPE] name`` part of each logged query."""
+        server = self.server
+        assert server is not None and server.stderr is not None
+        server.terminate()
+        out = server.stderr.read()
+        server.wait(timeout=30)
+        self.server = None
+        return [
+            " ".join(line.split(": ", 1)[1].split()[:2])
+            for line in out.splitlines()
+            if ": query[" in line
+        ]
+
     def queries(self) -> list[str]:
         """Stop the server and return its query log."""
         server = self.server
@@ -325,3 +376,37 @@ def test_r104_unanswered_servers_recorded_and_next_server_asked(lab: Lab) -> Non
     assert "192.0.2.77" in first["origin"] and "no answer" in first["outcome"]
     assert result["mdns-srv"]["servers"] == []
     assert "no multicast DNS answer" in result["mdns-srv"]["report"][0]["outcome"]
+
+
+def _txt_rr_hex(key: str, value: bytes) -> str:
+    """One TXT RDATA in dnsmasq's --dns-rr hex: 255-octet character-strings, length-prefixed."""
+    data = key.encode() + b"=" + value
+    parts = [data[i : i + 255] for i in range(0, len(data), 255)]
+    return b"".join(bytes([len(part)]) + part for part in parts).hex()
+
+
+def test_r110_r108_dnsmasq_large_txt_over_tcp_and_weighted_srv(lab: Lab) -> None:
+    """R-105..R-108, R-110 against dnsmasq: three TXT records of several KB at
+    ``SN123._sztp.example.com`` (dnsmasq truncates the UDP answer, the client asks again over
+    TCP: two queries logged) and SRV records with priorities and weights."""
+    name = f"{SERIAL}._sztp.example.com"
+    lab.dnsmasq(
+        f"--dns-rr={name},16,{_txt_rr_hex('ci', CI)}",
+        f"--dns-rr={name},16,{_txt_rr_hex('oc', OC)}",
+        f"--dns-rr={name},16,{_txt_rr_hex('ov', OV)}",
+        "--srv-host=_sztp._tcp.example.com,sztp3.example.com,9443,2,60",
+        "--srv-host=_sztp._tcp.example.com,sztp2.example.com,443,1,0",
+        "--srv-host=_sztp._tcp.example.com,sztp4.example.com,8443,2,40",
+        "--srv-host=_sztp._tcp.example.com,sztp1.example.com,1443,0,0",
+    )
+    result = lab.probe(only=["dns-txt", "dns-srv"])
+    [found] = result["dns-txt"]["artifacts"]
+    assert (found["ci"], found["oc"], found["ov"]) == (_sha(CI), _sha(OC), _sha(OV))
+    servers = result["dns-srv"]["servers"]
+    assert servers[:2] == ["https://sztp1.example.com:1443", "https://sztp2.example.com:443"]
+    assert set(servers[2:]) == {"https://sztp3.example.com:9443", "https://sztp4.example.com:8443"}
+    assert lab.dnsmasq_queries() == [
+        f"query[TXT] {name}",
+        f"query[TXT] {name}",
+        "query[SRV] _sztp._tcp.example.com",
+    ]
