@@ -22,8 +22,10 @@ the first answer holding records counts.
 DNS is an untrusted source even with DNSSEC (R-109): TXT artifacts are handed on as data of
 :attr:`~sztp_client.trust.sources.SourceKind.DNS`, whose trust decides what may be unsigned.
 
-No source raises for what the network did: a query that got nothing is recorded in
-:attr:`report` (one :class:`Lookup` per query) and the source yields nothing.
+No source raises for what the network did: each query becomes one
+:class:`~sztp_client.discovery.sources.Finding` (what it yielded, what was refused there, or
+why nothing came), kept in the source's ``report``; :data:`BUILDERS` builds the sources from
+the configuration for :mod:`sztp_client.discovery.sources`.
 """
 
 from __future__ import annotations
@@ -64,9 +66,20 @@ from sztp_client.discovery.dns_records import (
     txt_name,
 )
 from sztp_client.discovery.errors import DiscoveryError, DnsQueryError
+from sztp_client.discovery.sources import (
+    DNS_SRV,
+    DNS_TXT,
+    MDNS_SRV,
+    MDNS_TXT,
+    Builder,
+    DiscoveryContext,
+    DiscoverySource,
+    Finding,
+    SourceArtifacts,
+)
 from sztp_client.errors import SizeLimitError
 from sztp_client.model.server_uri import parse_server_uri
-from sztp_client.protocol.session_events import ServerCandidate
+from sztp_client.protocol.session_events import Candidate, DeliveredData, ServerCandidate
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import Artifacts
 
@@ -103,32 +116,6 @@ class DnsBounds:
     max_txt_records: int = MAX_TXT_RECORDS
     max_record_bytes: int = MAX_RECORD_BYTES
     max_srv_records: int = MAX_SRV_RECORDS
-
-
-@dataclass(frozen=True, slots=True)
-class SourceArtifacts:
-    """Artifacts a source delivered itself rather than through a bootstrap server.
-
-    ``source_kind`` says whose trust they carry (R-025); ``origin`` is where they were found
-    (for DNS the queried name and the server that answered); ``ignored`` lists keys or parts
-    that were left out.
-    """
-
-    artifacts: Artifacts
-    source_kind: SourceKind
-    origin: str
-    ignored: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """One query a source made and what became of it (for the status record)."""
-
-    origin: str
-    """The name queried and where: ``SN1._sztp.example.com. TXT @ 192.0.2.1``."""
-    outcome: str
-    """What the answer held, or why there was none."""
-    yielded: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,28 +408,16 @@ def up_interfaces() -> tuple[str, ...]:
 # sources
 
 
-@dataclass(slots=True)
-class _Base:
-    bounds: DnsBounds = field(default_factory=DnsBounds)
-    report: tuple[Lookup, ...] = field(default=(), init=False)
-    """What the last :meth:`fetch` asked and what became of each query."""
-
-    def _note(
-        self, lookups: list[Lookup], origin: str, outcome: str, yielded: bool = False
-    ) -> None:
-        lookups.append(Lookup(origin, outcome, yielded))
-
-
-def _txt_artifacts(
-    answer: dns.message.Message, name: str, origin: str, bounds: DnsBounds
-) -> tuple[SourceArtifacts | None, str]:
+def _txt_finding(
+    kind: str, answer: dns.message.Message, name: str, origin: str, bounds: DnsBounds
+) -> Finding:
     records = [
         tuple(rdata.strings)
         for rdata in _records(answer, name, dns.rdatatype.TXT)
         if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT)
     ]
     if not records:
-        return None, _no_records(answer, "TXT")
+        return Finding(kind, origin, error=_no_records(answer, "TXT"))
     try:
         found = assemble_txt(
             name,
@@ -451,47 +426,42 @@ def _txt_artifacts(
             max_record_bytes=bounds.max_record_bytes,
         )
     except (DiscoveryError, SizeLimitError) as exc:
-        return None, str(exc)
+        return Finding(kind, origin, rejected=(str(exc),))
+    ignored = tuple(f"the key {key!r} is not an SZTP key: ignored" for key in found.ignored)
     if found.conveyed_information is None:
-        keys = ", ".join(found.ignored) or "none"
-        return None, f"{len(records)} TXT record(s) without a 'ci' value (keys: {keys})"
-    artifacts = Artifacts(
+        return Finding(
+            kind,
+            origin,
+            rejected=(*ignored, f"{len(records)} TXT record(s) without a 'ci' value"),
+        )
+    artifacts = SourceArtifacts(
         found.conveyed_information, found.owner_certificate, found.ownership_voucher
     )
-    present = [
-        key
-        for key, value in zip(
-            ("ci", "oc", "ov"),
-            (found.conveyed_information, found.owner_certificate, found.ownership_voucher),
-            strict=True,
-        )
-        if value is not None
-    ]
-    return (
-        SourceArtifacts(artifacts, SourceKind.DNS, origin, found.ignored),
-        f"{len(records)} TXT record(s): {', '.join(present)}",
-    )
+    return Finding(kind, origin, artifacts=artifacts, rejected=ignored)
 
 
-def _srv_candidates(
-    answer: dns.message.Message, name: str, bounds: DnsBounds, choose: RandomInt
-) -> tuple[list[ServerCandidate], str]:
+def _srv_finding(
+    kind: str,
+    answer: dns.message.Message,
+    name: str,
+    origin: str,
+    *,
+    bounds: DnsBounds,
+    choose: RandomInt,
+) -> Finding:
     records = [
         SrvRecord(rdata.priority, rdata.weight, rdata.port, rdata.target.to_text())
         for rdata in _records(answer, name, dns.rdatatype.SRV)
         if isinstance(rdata, dns.rdtypes.IN.SRV.SRV)
     ]
     if not records:
-        return [], _no_records(answer, "SRV")
+        return Finding(kind, origin, error=_no_records(answer, "SRV"))
     try:
         servers = order_srv(records, choose=choose, max_records=bounds.max_srv_records)
     except DiscoveryError as exc:
-        return [], str(exc)
-    candidates = [ServerCandidate(parse_server_uri(uri)) for uri in servers.uris]
-    outcome = f"{len(records)} SRV record(s): " + (", ".join(servers.uris) or "no usable server")
-    if servers.ignored:
-        outcome += " (left out: " + "; ".join(servers.ignored[:8]) + ")"
-    return candidates, outcome
+        return Finding(kind, origin, rejected=(str(exc),))
+    candidates = tuple(ServerCandidate(parse_server_uri(uri)) for uri in servers.uris)
+    return Finding(kind, origin, servers=candidates, rejected=servers.ignored)
 
 
 def _no_records(answer: dns.message.Message, kind: str) -> str:
@@ -501,6 +471,84 @@ def _no_records(answer: dns.message.Message, kind: str) -> str:
     if rcode != dns.rcode.NOERROR:
         return f"the server answered {dns.rcode.to_text(rcode)}"
     return f"no {kind} records"
+
+
+@dataclass(slots=True)
+class _Base:
+    """What every DNS source shares: both interfaces the client knows sources by.
+
+    As a session :class:`~sztp_client.protocol.session_events.Source`: ``name``, ``detect``,
+    ``fetch`` (servers, or the data of TXT records as
+    :class:`~sztp_client.protocol.session_events.DeliveredData`) and ``summary``.  As a
+    :class:`~sztp_client.discovery.sources.DiscoverySource`: ``kind``, ``discover`` (one
+    :class:`~sztp_client.discovery.sources.Finding` per name and server asked) and
+    ``release``.  The findings of the last look stay in :attr:`report`.
+    """
+
+    bounds: DnsBounds = field(default_factory=DnsBounds)
+    report: tuple[Finding, ...] = field(default=(), init=False)
+    """What the last look asked, each query's :class:`Finding`."""
+
+    @property
+    def kind(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return self.kind
+
+    def detect(self) -> bool:
+        raise NotImplementedError
+
+    def _look(self) -> list[Finding]:
+        raise NotImplementedError
+
+    def _absent(self) -> str:
+        raise NotImplementedError
+
+    def discover(self) -> Sequence[Finding]:
+        """Ask every name this source asks; never raises for what the network did.  An absent
+        source gives one finding saying why it asked nothing."""
+        if self.detect():
+            self.report = tuple(self._look())
+        else:
+            self.report = (Finding(self.kind, self.kind, error=self._absent()),)
+        return self.report
+
+    def release(self) -> None:
+        """Nothing is held between looks."""
+
+    def fetch(self) -> Sequence[Candidate]:
+        """The servers and delivered data of every finding, in order, each once."""
+        self.report = tuple(self._look())
+        found: list[Candidate] = []
+        for finding in self.report:
+            for server in finding.servers:
+                if server not in found:
+                    found.append(server)
+            if finding.artifacts is not None:
+                found.append(
+                    DeliveredData(
+                        Artifacts(
+                            finding.artifacts.conveyed_information,
+                            finding.artifacts.owner_certificate,
+                            finding.artifacts.ownership_voucher,
+                        ),
+                        SourceKind.DNS,
+                        finding.origin,
+                    )
+                )
+        return found
+
+    @property
+    def summary(self) -> str:
+        """Why the last look yielded nothing: each query and what became of it."""
+        parts = [
+            f"{f.origin}: {f.error or '; '.join(f.rejected) or 'nothing usable'}"
+            for f in self.report
+            if not f.found
+        ]
+        return "; ".join(parts[:8]) + ("; ..." if len(parts) > 8 else "")
 
 
 @dataclass(slots=True)
@@ -515,20 +563,26 @@ class _Unicast(_Base):
         if a DNS server is known)."""
         return bool(self.nameservers and self.domains)
 
+    def _absent(self) -> str:
+        if not self.nameservers:
+            return "no DNS name server is known (resolv.conf names none)"
+        return "no DNS domain is known (none from DHCP, resolv.conf or the configuration)"
+
     def _ask(
-        self, name: str, rdtype: dns.rdatatype.RdataType, lookups: list[Lookup]
+        self, name: str, rdtype: dns.rdatatype.RdataType, findings: list[Finding]
     ) -> tuple[dns.message.Message, str] | None:
-        """The first name server's usable answer; every failure noted."""
+        """The first name server's usable answer; each failure becomes a finding."""
         for server in self.nameservers:
             origin = f"{name} {dns.rdatatype.to_text(rdtype)} @ {_where(server, self.port)}"
             try:
                 answer = query_unicast(name, rdtype, server, port=self.port, bounds=self.bounds)
             except (DnsQueryError, SizeLimitError) as exc:
-                self._note(lookups, origin, str(exc))
+                findings.append(Finding(self.kind, origin, error=str(exc)))
                 continue
             if answer.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-                self._note(lookups, origin, _no_records(answer, ""))
-                continue  # SERVFAIL, REFUSED: another server may know
+                # SERVFAIL, REFUSED: another server may know
+                findings.append(Finding(self.kind, origin, error=_no_records(answer, "")))
+                continue
             return answer, origin
         return None
 
@@ -538,27 +592,23 @@ class DnsTxtSource(_Unicast):
     """``dns-txt``: TXT at ``<serial-number>._sztp.<domain>.`` for each domain in turn
     (R-103, R-105..R-107); yields the artifacts of each name that held a ``ci`` value."""
 
-    name: str = "dns-txt"
+    @property
+    def kind(self) -> str:
+        return DNS_TXT
 
-    def fetch(self) -> Sequence[SourceArtifacts]:
-        lookups: list[Lookup] = []
-        found: list[SourceArtifacts] = []
+    def _look(self) -> list[Finding]:
+        findings: list[Finding] = []
         for domain in self.domains:
             try:
                 name = txt_name(self.serial_number, domain)
             except DiscoveryError as exc:
-                self._note(lookups, f"TXT in {domain}", str(exc))
+                findings.append(Finding(self.kind, f"TXT in {domain}", error=str(exc)))
                 continue
-            asked = self._ask(name, dns.rdatatype.TXT, lookups)
-            if asked is None:
-                continue
-            answer, origin = asked
-            artifacts, outcome = _txt_artifacts(answer, name, origin, self.bounds)
-            self._note(lookups, origin, outcome, artifacts is not None)
-            if artifacts is not None:
-                found.append(artifacts)
-        self.report = tuple(lookups)
-        return found
+            asked = self._ask(name, dns.rdatatype.TXT, findings)
+            if asked is not None:
+                answer, origin = asked
+                findings.append(_txt_finding(self.kind, answer, name, origin, self.bounds))
+        return findings
 
 
 @dataclass(slots=True)
@@ -566,23 +616,25 @@ class DnsSrvSource(_Unicast):
     """``dns-srv``: SRV at ``_sztp._tcp.<domain>.`` for each domain in turn (R-108); yields
     ``https://<target>:<port>`` servers, without anchors, in priority and weight order."""
 
-    name: str = "dns-srv"
     choose: RandomInt = field(default=random.SystemRandom().randint)
 
-    def fetch(self) -> Sequence[ServerCandidate]:
-        lookups: list[Lookup] = []
-        found: list[ServerCandidate] = []
+    @property
+    def kind(self) -> str:
+        return DNS_SRV
+
+    def _look(self) -> list[Finding]:
+        findings: list[Finding] = []
         for domain in self.domains:
             name = srv_name(domain)
-            asked = self._ask(name, dns.rdatatype.SRV, lookups)
-            if asked is None:
-                continue
-            answer, origin = asked
-            candidates, outcome = _srv_candidates(answer, name, self.bounds, self.choose)
-            self._note(lookups, origin, outcome, bool(candidates))
-            found.extend(c for c in candidates if c not in found)
-        self.report = tuple(lookups)
-        return found
+            asked = self._ask(name, dns.rdatatype.SRV, findings)
+            if asked is not None:
+                answer, origin = asked
+                findings.append(
+                    _srv_finding(
+                        self.kind, answer, name, origin, bounds=self.bounds, choose=self.choose
+                    )
+                )
+        return findings
 
 
 @dataclass(slots=True)
@@ -594,14 +646,17 @@ class _Multicast(_Base):
     list_interfaces: Callable[[], tuple[str, ...]] = up_interfaces
 
     def detect(self) -> bool:
-        """Present when some interface is up (or IPv4 multicast is allowed)."""
+        """Present when IPv4 multicast is allowed or some interface is up."""
         return self.ipv4 or bool(self._interfaces())
+
+    def _absent(self) -> str:
+        return "no interface is up and IPv4 multicast DNS is off"
 
     def _interfaces(self) -> tuple[str, ...]:
         return self.list_interfaces() if self.interfaces is None else self.interfaces
 
     def _ask(
-        self, name: str, rdtype: dns.rdatatype.RdataType, lookups: list[Lookup]
+        self, name: str, rdtype: dns.rdatatype.RdataType, findings: list[Finding]
     ) -> tuple[dns.message.Message, str] | None:
         origin = f"{name} {dns.rdatatype.to_text(rdtype)} by multicast DNS"
         try:
@@ -614,7 +669,7 @@ class _Multicast(_Base):
                 bounds=self.bounds,
             )
         except DnsQueryError as exc:
-            self._note(lookups, origin, str(exc))
+            findings.append(Finding(self.kind, origin, error=str(exc)))
             return None
         return answer, f"{origin} from {sender}"
 
@@ -625,46 +680,49 @@ class MdnsTxtSource(_Multicast):
     artifacts."""
 
     serial_number: str = ""
-    name: str = "mdns-txt"
 
-    def fetch(self) -> Sequence[SourceArtifacts]:
-        lookups: list[Lookup] = []
-        found: list[SourceArtifacts] = []
+    @property
+    def kind(self) -> str:
+        return MDNS_TXT
+
+    def _look(self) -> list[Finding]:
+        findings: list[Finding] = []
         try:
             name = txt_name(self.serial_number, MDNS_DOMAIN)
         except DiscoveryError as exc:
-            self._note(lookups, "TXT by multicast DNS", str(exc))
-            self.report = tuple(lookups)
-            return found
-        asked = self._ask(name, dns.rdatatype.TXT, lookups)
+            return [Finding(self.kind, "TXT by multicast DNS", error=str(exc))]
+        asked = self._ask(name, dns.rdatatype.TXT, findings)
         if asked is not None:
             answer, origin = asked
-            artifacts, outcome = _txt_artifacts(answer, name, origin, self.bounds)
-            self._note(lookups, origin, outcome, artifacts is not None)
-            if artifacts is not None:
-                found.append(artifacts)
-        self.report = tuple(lookups)
-        return found
+            findings.append(_txt_finding(self.kind, answer, name, origin, self.bounds))
+        return findings
 
 
 @dataclass(slots=True)
 class MdnsSrvSource(_Multicast):
     """``mdns-srv``: SRV at ``_sztp._tcp.local.`` (R-104, R-108); yields servers."""
 
-    name: str = "mdns-srv"
     choose: RandomInt = field(default=random.SystemRandom().randint)
 
-    def fetch(self) -> Sequence[ServerCandidate]:
-        lookups: list[Lookup] = []
-        found: list[ServerCandidate] = []
+    @property
+    def kind(self) -> str:
+        return MDNS_SRV
+
+    def _look(self) -> list[Finding]:
+        findings: list[Finding] = []
         name = srv_name(MDNS_DOMAIN)
-        asked = self._ask(name, dns.rdatatype.SRV, lookups)
+        asked = self._ask(name, dns.rdatatype.SRV, findings)
         if asked is not None:
             answer, origin = asked
-            found, outcome = _srv_candidates(answer, name, self.bounds, self.choose)
-            self._note(lookups, origin, outcome, bool(found))
-        self.report = tuple(lookups)
-        return found
+            findings.append(
+                _srv_finding(
+                    self.kind, answer, name, origin, bounds=self.bounds, choose=self.choose
+                )
+            )
+        return findings
+
+
+DnsSource = MdnsTxtSource | DnsTxtSource | MdnsSrvSource | DnsSrvSource
 
 
 def dns_sources(
@@ -700,3 +758,31 @@ def dns_sources(
             bounds=bounds, domains=tuple(domains), nameservers=tuple(nameservers), port=dns_port
         ),
     )
+
+
+def _build(kind: str) -> Builder:
+    def build(context: DiscoveryContext) -> Sequence[DiscoverySource]:
+        """The ``kind`` source for this pass: domains per D5 (the lease's, resolv.conf's, the
+        configured ones), the name servers of resolv.conf, the configured interfaces."""
+        try:
+            text = read_resolv_conf(RESOLV_CONF)
+        except SizeLimitError:
+            text = ""  # an oversized resolv.conf names no domain and no server
+        domains = search_domains(
+            context.lease_domains, resolv_conf_domains(text), context.config.discovery.dns.domains
+        )
+        sources = dns_sources(
+            context.serial_number,
+            domains=domains,
+            nameservers=resolv_conf_nameservers(text),
+            interfaces=context.interfaces or None,
+        )
+        return [source for source in sources if source.kind == kind]
+
+    return build
+
+
+BUILDERS: dict[str, Builder] = {
+    kind: _build(kind) for kind in (MDNS_TXT, DNS_TXT, MDNS_SRV, DNS_SRV)
+}
+"""The kinds this module implements, for :func:`sztp_client.discovery.sources.builders`."""

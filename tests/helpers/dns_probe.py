@@ -3,7 +3,8 @@ yielded as JSON (the discovery tests start it with ``ip netns exec``).
 
 Argument: a JSON object with the keyword arguments of
 :func:`sztp_client.discovery.dns.dns_sources` (``serial_number`` among them), plus
-``"bounds"`` (keyword arguments of ``DnsBounds``) and ``"only"`` (source names to run).
+``"bounds"`` (keyword arguments of ``DnsBounds``), ``"only"`` (source names to run) and
+``"discover"`` (use ``discover()``'s findings instead of ``fetch()``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import hashlib
 import json
 import sys
 
-from sztp_client.discovery.dns import DnsBounds, SourceArtifacts, dns_sources
-from sztp_client.protocol.session_events import ServerCandidate
+from sztp_client.discovery.dns import DnsBounds, dns_sources
+from sztp_client.protocol.session_events import DeliveredData, ServerCandidate
+from sztp_client.trust.sources import SourceKind
+from sztp_client.trust.verifier import Artifacts
 
 
 def main() -> None:
     args = json.loads(sys.argv[1])
     only = args.pop("only", None)
+    use_discover = args.pop("discover", False)
     bounds = DnsBounds(**args.pop("bounds", {}))
     serial = args.pop("serial_number")
     results = []
@@ -27,7 +31,24 @@ def main() -> None:
             continue
         entry: dict[str, object] = {"name": source.name, "present": source.detect()}
         if entry["present"]:
-            items = source.fetch()
+            items = source.discover() if use_discover else source.fetch()
+            if use_discover:
+                items = [
+                    *(server for finding in items for server in finding.servers),
+                    *(
+                        DeliveredData(
+                            Artifacts(
+                                f.artifacts.conveyed_information,
+                                f.artifacts.owner_certificate,
+                                f.artifacts.ownership_voucher,
+                            ),
+                            SourceKind.DNS,
+                            f.origin,
+                        )
+                        for f in items
+                        if f.artifacts is not None
+                    ),
+                ]
             entry["servers"] = [
                 f"https://{c.endpoint.host}:{c.endpoint.port}"
                 for c in items
@@ -36,8 +57,7 @@ def main() -> None:
             entry["artifacts"] = [
                 {
                     "origin": a.origin,
-                    "kind": str(a.source_kind),
-                    "ignored": list(a.ignored),
+                    "kind": str(a.source),
                     **{
                         key: None if value is None else hashlib.sha256(value).hexdigest()
                         for key, value in (
@@ -48,12 +68,19 @@ def main() -> None:
                     },
                 }
                 for a in items
-                if isinstance(a, SourceArtifacts)
+                if isinstance(a, DeliveredData)
             ]
             entry["report"] = [
-                {"origin": r.origin, "outcome": r.outcome, "yielded": r.yielded}
-                for r in source.report
+                {
+                    "kind": f.kind,
+                    "origin": f.origin,
+                    "error": f.error,
+                    "rejected": list(f.rejected),
+                    "found": f.found,
+                }
+                for f in source.report
             ]
+            entry["summary"] = source.summary
         results.append(entry)
     print(json.dumps(results))
 

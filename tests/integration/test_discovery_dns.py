@@ -250,7 +250,8 @@ def test_r105_r107_r110_unicast_txt_of_several_kb_retried_over_tcp(lab: Lab) -> 
     [found] = result["artifacts"]
     assert (found["ci"], found["oc"], found["ov"]) == (_sha(CI), _sha(OC), _sha(OV))
     assert found["kind"] == "dns"
-    assert found["ignored"] == ["xx"]
+    [finding] = result["report"]
+    assert finding["rejected"] == ["the key 'xx' is not an SZTP key: ignored"]
     assert name in found["origin"] and "192.0.2.1" in found["origin"]
     assert lab.queries() == [f"udp {name} TXT", f"tcp {name} TXT"]
 
@@ -274,7 +275,7 @@ def test_r108_unicast_srv_in_priority_and_weight_order(lab: Lab) -> None:
     assert servers[:2] == ["https://sztp1.example.com:1443", "https://sztp2.example.com:443"]
     assert set(servers[2:]) == {"https://sztp3.example.com:9443", "https://sztp4.example.com:8443"}
     [lookup] = result["report"]
-    assert lookup["yielded"] and "target '.'" in lookup["outcome"]
+    assert lookup["found"] and any("target '.'" in why for why in lookup["rejected"])
     assert lab.queries() == [f"udp {name} SRV"]
 
 
@@ -284,7 +285,7 @@ def test_d5_domains_tried_in_order_until_one_has_records(lab: Lab) -> None:
     lab.serve([["_sztp._tcp.second.example.", "SRV", "0 0 443 boot.second.example."]])
     result = lab.probe(domains=["first.example", "second.example"], only=["dns-srv", "dns-txt"])
     assert result["dns-srv"]["servers"] == ["https://boot.second.example:443"]
-    outcomes = [(r["origin"].split()[0], r["outcome"]) for r in result["dns-srv"]["report"]]
+    outcomes = [(r["origin"].split()[0], r["error"]) for r in result["dns-srv"]["report"]]
     assert outcomes[0] == ("_sztp._tcp.first.example.", "no such name")
     assert result["dns-txt"]["artifacts"] == []
     assert lab.queries() == [
@@ -340,7 +341,8 @@ def test_r110_answer_over_the_size_bound_refused(lab: Lab) -> None:
     result = lab.probe(bounds={"max_answer_bytes": 2000}, only=["dns-txt"])["dns-txt"]
     assert result["artifacts"] == []
     [lookup] = result["report"]
-    assert "over the limit of 2000 bytes" in lookup["outcome"] and not lookup["yielded"]
+    assert "over the limit of 2000 bytes" in lookup["error"] and not lookup["found"]
+    assert "over the limit of 2000 bytes" in result["summary"]
 
 
 def test_r106_key_in_two_records_and_missing_ci_give_nothing(lab: Lab) -> None:
@@ -357,9 +359,10 @@ def test_r106_key_in_two_records_and_missing_ci_give_nothing(lab: Lab) -> None:
     )
     result = lab.probe(domains=["one.example", "two.example"], only=["dns-txt"])["dns-txt"]
     assert result["artifacts"] == []
-    outcomes = [r["outcome"] for r in result["report"]]
-    assert "appears in two TXT records" in outcomes[0]
-    assert "without a 'ci' value" in outcomes[1]
+    first_name, second_name = result["report"]
+    assert "appears in two TXT records" in first_name["rejected"][0]
+    assert "without a 'ci' value" in second_name["rejected"][-1]
+    assert not first_name["found"] and not second_name["found"]
 
 
 def test_r104_unanswered_servers_recorded_and_next_server_asked(lab: Lab) -> None:
@@ -373,9 +376,9 @@ def test_r104_unanswered_servers_recorded_and_next_server_asked(lab: Lab) -> Non
     )
     assert result["dns-srv"]["servers"] == ["https://b.example.com:443"]
     first = result["dns-srv"]["report"][0]
-    assert "192.0.2.77" in first["origin"] and "no answer" in first["outcome"]
+    assert "192.0.2.77" in first["origin"] and "no answer" in first["error"]
     assert result["mdns-srv"]["servers"] == []
-    assert "no multicast DNS answer" in result["mdns-srv"]["report"][0]["outcome"]
+    assert "no multicast DNS answer" in result["mdns-srv"]["report"][0]["error"]
 
 
 def _txt_rr_hex(key: str, value: bytes) -> str:
@@ -388,7 +391,8 @@ def _txt_rr_hex(key: str, value: bytes) -> str:
 def test_r110_r108_dnsmasq_large_txt_over_tcp_and_weighted_srv(lab: Lab) -> None:
     """R-105..R-108, R-110 against dnsmasq: three TXT records of several KB at
     ``SN123._sztp.example.com`` (dnsmasq truncates the UDP answer, the client asks again over
-    TCP: two queries logged) and SRV records with priorities and weights."""
+    TCP: two queries logged) and SRV records with priorities and weights; read through
+    ``discover()``'s findings."""
     name = f"{SERIAL}._sztp.example.com"
     lab.dnsmasq(
         f"--dns-rr={name},16,{_txt_rr_hex('ci', CI)}",
@@ -399,7 +403,7 @@ def test_r110_r108_dnsmasq_large_txt_over_tcp_and_weighted_srv(lab: Lab) -> None
         "--srv-host=_sztp._tcp.example.com,sztp4.example.com,8443,2,40",
         "--srv-host=_sztp._tcp.example.com,sztp1.example.com,1443,0,0",
     )
-    result = lab.probe(only=["dns-txt", "dns-srv"])
+    result = lab.probe(only=["dns-txt", "dns-srv"], discover=True)
     [found] = result["dns-txt"]["artifacts"]
     assert (found["ci"], found["oc"], found["ov"]) == (_sha(CI), _sha(OC), _sha(OV))
     servers = result["dns-srv"]["servers"]

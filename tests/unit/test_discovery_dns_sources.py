@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sztp_client.config import ClientConfig, DiscoveryConfig, DnsDiscoveryConfig
+from sztp_client.discovery import dns
 from sztp_client.discovery.dns import (
     MAX_RESOLV_CONF_BYTES,
     DnsBounds,
@@ -20,6 +22,7 @@ from sztp_client.discovery.dns import (
     read_resolv_conf,
     resolv_conf_nameservers,
 )
+from sztp_client.discovery.sources import DiscoveryContext, builders
 from sztp_client.errors import SizeLimitError
 
 RESOLV = """\
@@ -88,9 +91,47 @@ def test_a_serial_number_that_is_no_dns_label_is_recorded_not_raised() -> None:
     source = MdnsTxtSource(serial_number="has space", bounds=DnsBounds(timeout=0.1))
     assert source.fetch() == []
     [lookup] = source.report
-    assert "cannot be a DNS label" in lookup.outcome and not lookup.yielded
+    assert lookup.error is not None and "cannot be a DNS label" in lookup.error
+    assert not lookup.found
     unicast = DnsTxtSource(
         serial_number="a.b", domains=("example.com",), nameservers=("192.0.2.53",)
     )
     assert unicast.fetch() == []
-    assert "cannot be a DNS label" in unicast.report[0].outcome
+    assert "cannot be a DNS label" in str(unicast.report[0].error)
+
+
+def test_d5_builders_take_domains_from_lease_resolv_conf_and_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The four kinds are registered with the discovery registry; each builder makes its one
+    source with D5's domains and resolv.conf's name servers."""
+    path = tmp_path / "resolv.conf"
+    path.write_text(RESOLV)
+    monkeypatch.setattr(dns, "RESOLV_CONF", path)
+    config = ClientConfig(
+        discovery=DiscoveryConfig(dns=DnsDiscoveryConfig(domains=("own.example",)))
+    )
+    context = DiscoveryContext(config, "SN1", ("eth0",), ("dhcp.example",))
+    registry = builders()
+    made = {
+        kind: registry[kind](context) for kind in ("mdns-txt", "dns-txt", "mdns-srv", "dns-srv")
+    }
+    assert all(len(sources) == 1 and sources[0].kind == kind for kind, sources in made.items())
+    [txt] = made["dns-txt"]
+    assert isinstance(txt, DnsTxtSource)
+    assert txt.domains == ("dhcp.example", "lab.example", "corp.example", "own.example")
+    assert txt.nameservers == ("192.0.2.53", "fe80::1%eth0")
+    assert txt.serial_number == "SN1"
+    [mdns] = made["mdns-srv"]
+    assert isinstance(mdns, MdnsSrvSource) and mdns.interfaces == ("eth0",)
+
+
+def test_an_absent_source_says_why_it_asked_nothing() -> None:
+    """discover() on a source that is not present asks nothing and gives one finding with the
+    reason, for the message of a pass that found nothing."""
+    [finding] = DnsSrvSource(domains=("example.com",), nameservers=()).discover()
+    assert finding.kind == "dns-srv" and "no DNS name server" in str(finding.error)
+    [finding] = DnsTxtSource(serial_number="SN1", nameservers=("192.0.2.53",)).discover()
+    assert "no DNS domain" in str(finding.error)
+    [finding] = MdnsSrvSource(interfaces=(), ipv4=False).discover()
+    assert "no interface is up" in str(finding.error)
