@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the test suite and the demo use (installed when missing, as root).
-SYSTEM_PACKAGES := openssl ca-certificates
+SYSTEM_PACKAGES := openssl ca-certificates fusefat mtools udev
 # Debian packages `make bench` needs on top: the image server and the download baseline.
 BENCH_PACKAGES := nginx curl
 PYTEST_WORKERS ?= 2

@@ -46,3 +46,8 @@ class MediaPathError(DiscoveryError):
     """A ``file:`` URI is malformed or leads outside its medium (boot-image-error)."""
 
     progress_type = ProgressType.BOOT_IMAGE_ERROR
+
+
+class MediaMountError(DiscoveryError):
+    """A removable medium could not be mounted or unmounted; the message says which command
+    failed and what it printed."""

@@ -1,0 +1,382 @@
+"""The removable-media source against real media (R-111..R-114, D7): FAT images written with
+mtools and mounted read-only with fusefat (this kernel has no vfat), ext4 images mounted by the
+kernel, both on loop devices; media noticed by polling sysfs and through pyudev with udevd
+running in a private mount namespace; every mount undone on every path out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sztp_client.discovery import media
+from sztp_client.discovery.errors import MediaPathError
+from sztp_client.discovery.media import FUSEFAT_MOUNT_COMMAND, RemovableMediaSource
+from sztp_client.progress import ProgressType
+from tests.conftest import require
+from tests.helpers import media as hm
+from tests.support import SERIAL
+
+pytestmark = pytest.mark.integration
+
+CONVEYED = b"conveyed information, per device"
+OWNER = b"owner certificate"
+VOUCHER = b"ownership voucher"
+SHARED = b"conveyed information, any device"
+BOOT = b"boot image bytes"
+FAT_FUSE = [*FUSEFAT_MOUNT_COMMAND, "{device}", "{directory}"]
+UDEV_CHILD = Path(__file__).parent.parent / "helpers" / "media_udev_child.py"
+
+
+def per_device_files(serial: str) -> dict[str, bytes]:
+    return {
+        f"SZTP/{serial}/CONVEYED-INFORMATION.CMS": CONVEYED,
+        f"SZTP/{serial}/OWNER-CERTIFICATE.CMS": OWNER,
+        f"SZTP/{serial}/OWNERSHIP-VOUCHER.CMS": VOUCHER,
+        "SZTP/CONVEYED-INFORMATION.CMS": SHARED,
+        "IMAGES/BOOT.IMG": BOOT,
+    }
+
+
+INDEPENDENT = {
+    "SZTP/CONVEYED-INFORMATION.CMS": SHARED,
+    "SZTP/OWNERSHIP-VOUCHER.VCJ": VOUCHER,
+    "SZTP/OTHER-SERIAL/CONVEYED-INFORMATION.CMS": CONVEYED,
+    "IMAGES/BOOT.IMG": BOOT,
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tools() -> None:
+    require(os.geteuid() == 0, "root (loop devices and mounts)")
+    require(hm.tools_present("losetup", "mformat", "mmd", "mcopy"), "util-linux and mtools")
+    require(hm.tools_present("fusefat", "mkfs.ext4", "umount"), "fusefat and e2fsprogs")
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    return tmp_path / "mounts"
+
+
+def source_for(device: str, base: Path, fat: bool, **kwargs: object) -> RemovableMediaSource:
+    return RemovableMediaSource(
+        SERIAL,
+        devices=[device],
+        mount_command=FAT_FUSE if fat else media.DEFAULT_MOUNT_COMMAND,
+        mount_base=base,
+        use_udev=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def medium(tmp_path: Path, fat: bool, files: dict[str, bytes], **kw: object) -> Path:
+    image = tmp_path / ("fat.img" if fat else "ext4.img")
+    if fat:
+        return hm.build_fat(image, files)
+    return hm.build_ext4(image, files, **kw)  # type: ignore[arg-type]
+
+
+def assert_all_unmounted(base: Path) -> None:
+    assert hm.mounts_below(base) == []
+    assert not base.exists() or list(base.iterdir()) == []
+
+
+@pytest.mark.parametrize("fat", [True, False], ids=["fat-fusefat", "ext4-kernel"])
+def test_per_device_layout_read_from_a_read_only_mount(
+    tmp_path: Path, base: Path, fat: bool
+) -> None:
+    """R-111, R-112, D7: the folder named after the serial number wins over the files for any
+    device; upper-case names match; the medium is mounted read-only and stays mounted until
+    the source is closed; a file: URI resolves inside it (R-114)."""
+    image = medium(tmp_path, fat, per_device_files(SERIAL))
+    with hm.attached(image) as device, source_for(device, base, fat) as source:
+        assert source.detect()
+        (found,) = source.fetch()
+        assert found.kind == "removable-media"
+        assert found.origin == device
+        assert found.per_device
+        assert found.artifacts.conveyed_information == CONVEYED
+        assert found.artifacts.owner_certificate == OWNER
+        assert found.artifacts.ownership_voucher == VOUCHER
+        assert [n.lower() for n in found.names] == [
+            "conveyed-information.cms",
+            "owner-certificate.cms",
+            "ownership-voucher.cms",
+        ]
+        assert hm.mounts_below(base) == [str(found.medium_root)]
+        options = mount_options(found.medium_root)
+        assert "ro" in options
+        with pytest.raises(OSError):
+            (found.medium_root / "written").write_bytes(b"x")
+        boot = found.resolve_file_uri("file:///IMAGES/BOOT.IMG")
+        assert boot.read_bytes() == BOOT
+        assert source.attempts[0].error is None
+    assert_all_unmounted(base)
+
+
+@pytest.mark.parametrize("fat", [True, False], ids=["fat-fusefat", "ext4-kernel"])
+def test_device_independent_layout(tmp_path: Path, base: Path, fat: bool) -> None:
+    """D7: without a folder for this serial number the files directly in the folder are used
+    (a folder for another device is not), the JSON voucher form included."""
+    image = medium(tmp_path, fat, INDEPENDENT)
+    with hm.attached(image) as device, source_for(device, base, fat) as source:
+        (found,) = source.fetch()
+        assert not found.per_device
+        assert found.artifacts.conveyed_information == SHARED
+        assert found.artifacts.owner_certificate is None
+        assert found.artifacts.ownership_voucher == VOUCHER
+        # FAT matches names without regard to case; ext4 takes the URI as spelled
+        uri = "file:images/boot.img" if fat else "file:IMAGES/BOOT.IMG"
+        assert found.resolve_file_uri(uri).read_bytes() == BOOT
+    assert_all_unmounted(base)
+
+
+def test_lower_case_serial_folder_on_ext4(tmp_path: Path, base: Path) -> None:
+    """D7: the serial number's folder matches without regard to case."""
+    files = {f"sztp/{SERIAL.lower()}/conveyed-information.cms": CONVEYED}
+    image = medium(tmp_path, False, files)
+    with hm.attached(image) as device, source_for(device, base, False) as source:
+        (found,) = source.fetch()
+        assert found.per_device and found.artifacts.conveyed_information == CONVEYED
+
+
+@pytest.mark.parametrize("fat", [True, False], ids=["fat-fusefat", "ext4-kernel"])
+def test_file_uri_leaving_the_medium_refused(tmp_path: Path, base: Path, fat: bool) -> None:
+    """R-114: ``..`` past the root, another host, and (ext4) symbolic links that lead out of
+    the medium are refused as a boot-image-error; the host's files are never reached."""
+    files = per_device_files(SERIAL)
+    links = {"IMAGES/ESCAPE.IMG": "/etc/passwd", "OUT": "/etc"} if not fat else None
+    image = medium(tmp_path, fat, files, **({"symlinks": links} if links else {}))
+    uris = ["file:../etc/passwd", "file:///IMAGES/../../etc/passwd", "file://host/IMAGES/BOOT.IMG"]
+    if not fat:
+        uris += ["file:IMAGES/ESCAPE.IMG", "file:OUT/passwd"]
+    with hm.attached(image) as device, source_for(device, base, fat) as source:
+        (found,) = source.fetch()
+        for uri in uris:
+            with pytest.raises(MediaPathError) as caught:
+                found.resolve_file_uri(uri)
+            assert caught.value.reported_as() is ProgressType.BOOT_IMAGE_ERROR
+    assert_all_unmounted(base)
+
+
+@pytest.mark.parametrize("fat", [True, False], ids=["fat-fusefat", "ext4-kernel"])
+def test_medium_of_another_layout_is_ignored_and_unmounted(
+    tmp_path: Path, base: Path, fat: bool
+) -> None:
+    """R-113: a medium without the folder gives nothing, is recorded and unmounted at once."""
+    image = medium(tmp_path, fat, {"PHOTOS/IMG0001.JPG": b"jpeg"})
+    with hm.attached(image) as device, source_for(device, base, fat) as source:
+        assert source.fetch() == []
+        (attempt,) = source.attempts
+        assert attempt.origin == device and "no folder 'sztp'" in (attempt.error or "")
+        assert hm.mounts_below(base) == []
+    assert_all_unmounted(base)
+
+
+class TestUnmountOnEveryPath:
+    """Every mount is undone however the source is left."""
+
+    def test_ambiguous_names_raise_and_unmount(self, tmp_path: Path, base: Path) -> None:
+        files = {"sztp/conveyed-information.cms": b"a", "sztp/CONVEYED-INFORMATION.CMS": b"b"}
+        image = medium(tmp_path, False, files)
+        with hm.attached(image) as device, source_for(device, base, False) as source:
+            assert source.fetch() == []
+            assert "ambiguous" in (source.attempts[0].error or "")
+            assert hm.mounts_below(base) == []
+
+    def test_artifact_over_its_bound_refused_and_unmounted(
+        self, tmp_path: Path, base: Path
+    ) -> None:
+        image = medium(tmp_path, True, {"SZTP/CONVEYED-INFORMATION.CMS": b"x" * 5000})
+        with hm.attached(image) as device, source_for(device, base, True, max_size=4096) as source:
+            assert source.fetch() == []
+            assert "larger than the limit of 4096 bytes" in (source.attempts[0].error or "")
+            assert hm.mounts_below(base) == []
+
+    def test_interruption_while_reading_unmounts(
+        self, tmp_path: Path, base: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def interrupted(*_args: object, **_kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(media, "read_medium", interrupted)
+        image = medium(tmp_path, True, INDEPENDENT)
+        with hm.attached(image) as device:
+            source = source_for(device, base, True)
+            with pytest.raises(KeyboardInterrupt):
+                source.fetch()
+            assert hm.mounts_below(base) == []
+            source.close()
+        assert_all_unmounted(base)
+
+    def test_error_while_onboarding_unmounts(self, tmp_path: Path, base: Path) -> None:
+        image = medium(tmp_path, False, INDEPENDENT)
+        with hm.attached(image) as device:
+            with pytest.raises(RuntimeError), source_for(device, base, False) as source:
+                (found,) = source.fetch()
+                assert hm.mounts_below(base) == [str(found.medium_root)]
+                raise RuntimeError("an action failed")
+            assert_all_unmounted(base)
+
+    def test_next_fetch_unmounts_the_previous_media(self, tmp_path: Path, base: Path) -> None:
+        image = medium(tmp_path, True, INDEPENDENT)
+        with hm.attached(image) as device, source_for(device, base, True) as source:
+            (first,) = source.fetch()
+            (second,) = source.fetch()
+            assert first.medium_root != second.medium_root
+            assert hm.mounts_below(base) == [str(second.medium_root)]
+        assert_all_unmounted(base)
+
+    def test_failing_mount_command_recorded(self, tmp_path: Path, base: Path) -> None:
+        """The kernel's mount on FAT fails here (no vfat): recorded, no directory left."""
+        image = medium(tmp_path, True, INDEPENDENT)
+        with hm.attached(image) as device, source_for(device, base, False) as source:
+            assert source.fetch() == []
+            assert "failed (exit status" in (source.attempts[0].error or "")
+        assert_all_unmounted(base)
+
+    def test_missing_mount_command_recorded(self, tmp_path: Path, base: Path) -> None:
+        image = medium(tmp_path, True, INDEPENDENT)
+        with hm.attached(image) as device:
+            source = RemovableMediaSource(
+                SERIAL,
+                devices=[device],
+                mount_command=["/nonexistent/mount-helper"],
+                mount_base=base,
+                use_udev=False,
+            )
+            with source:
+                assert source.fetch() == []
+                assert "is not installed" in (source.attempts[0].error or "")
+        assert_all_unmounted(base)
+
+
+def mount_options(root: Path) -> set[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split()
+            if fields[4] == str(root):
+                return set(fields[5].split(","))
+    raise AssertionError(f"{root} is not mounted")
+
+
+def test_medium_noticed_by_polling(tmp_path: Path, base: Path) -> None:
+    """Issue: media noticed by polling /sys/class/block when udev is not used: the source
+    waits, the device is attached, and the wait returns it."""
+    image = medium(tmp_path, True, INDEPENDENT)
+    found: list[list[media.BlockDevice]] = []
+    with hm.loop_lock():
+        device = hm.free_loop()
+        source = source_for(device, base, True, poll_interval=0.1)
+        assert not source.detect()
+        waiter = threading.Thread(target=lambda: found.append(source.wait(120)))
+        waiter.start()
+        try:
+            hm.attach(image, device)
+        finally:
+            waiter.join(150)
+    try:
+        assert found and [d.path for d in found[0]] == [device]
+        assert found[0][0].filesystem == "vfat"
+        with source:
+            (artifacts,) = source.fetch()
+            assert artifacts.artifacts.conveyed_information == SHARED
+    finally:
+        hm.detach(device)
+    assert_all_unmounted(base)
+
+
+@pytest.fixture
+def udev_rules(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "50-sztp-test.rules").write_text(
+        'SUBSYSTEM=="block", ACTION=="add|change", IMPORT{builtin}="blkid"\n'
+    )
+    return rules
+
+
+@pytest.fixture
+def udevd() -> Iterator[str]:
+    path = shutil.which("systemd-udevd") or "/lib/systemd/systemd-udevd"
+    require(os.access(path, os.X_OK), "systemd-udevd (Debian package udev)")
+    require(hm.tools_present("unshare"), "unshare (util-linux)")
+    require(_has_pyudev(), "pyudev (the udev extra)")
+    yield path
+
+
+def _has_pyudev() -> bool:
+    try:
+        import pyudev  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_medium_noticed_through_pyudev(
+    tmp_path: Path, base: Path, udev_rules: Path, udevd: str
+) -> None:
+    """Issue: with udevd running (here in a private mount namespace, its database on a private
+    /run/udev and only a blkid rule) the source uses pyudev, waits on udev's monitor, sees the
+    filesystem udev found, and reads the medium.  A loop device is not USB to udev: it counts
+    because it is named in ``devices``."""
+    image = medium(tmp_path, True, per_device_files(SERIAL))
+    with hm.loop_lock():
+        device = hm.free_loop()
+        child = subprocess.Popen(
+            [
+                "unshare",
+                "--mount",
+                sys.executable,
+                str(UDEV_CHILD),
+                json.dumps(
+                    {
+                        "udevd": udevd,
+                        "rules": str(udev_rules),
+                        "device": device,
+                        "serial": SERIAL,
+                        "base": str(base),
+                        "mount": FAT_FUSE,
+                    }
+                ),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            ready = child.stdout.readline()
+            assert ready.strip() == "waiting", ready + child.stderr.read()  # type: ignore[union-attr]
+            hm.attach(image, device)
+        except BaseException:
+            child.kill()
+            child.wait()
+            raise
+    try:
+        out, err = child.communicate(timeout=180)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        hm.detach(device)
+    assert child.returncode == 0, err
+    report = json.loads(out)
+    assert report["uses_udev"] is True
+    assert report["noticed"] == [device]
+    assert report["filesystem"] == "vfat"
+    assert report["udev_filesystem"] == "vfat"
+    assert report["per_device"] is True
+    assert report["conveyed"] == CONVEYED.decode()
+    assert report["boot"] == BOOT.decode()
+    assert report["mounted_after_close"] == []
+    assert not (base.exists() and list(base.iterdir()))
