@@ -39,6 +39,7 @@ import contextlib
 import fnmatch
 import importlib
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -52,6 +53,7 @@ from sztp_client.discovery import media_layout
 from sztp_client.discovery.errors import MediaMountError
 from sztp_client.errors import SZTPError
 from sztp_client.files import read_bounded
+from sztp_client.interrupt import deferred
 from sztp_client.trust.verifier import Artifacts
 
 KIND: Final = "removable-media"
@@ -275,10 +277,15 @@ def _run(argv: list[str], what: str) -> None:
         )
 
 
+def _mount_point(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as three octal digits
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
 def _is_mount_point(directory: Path) -> bool:
     try:
         with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
-            mounted = {line.split()[4] for line in handle if len(line.split()) > 4}
+            mounted = {_mount_point(line.split()[4]) for line in handle if len(line.split()) > 4}
     except OSError:
         return os.path.ismount(directory)
     return str(directory) in mounted
@@ -301,11 +308,14 @@ class MountedMedium:
         self.root = Path(tempfile.mkdtemp(prefix="medium-", dir=base))
         self._mounted = False
         try:
-            try:
-                _run(command_line(mount_command, device, str(self.root)), "mount")
-            finally:
-                # a mount command that failed or was interrupted may still have mounted
-                self._mounted = _is_mount_point(self.root)
+            # an interruption (SIGTERM) waits until the mount command has ended and its result
+            # is known, then unwinds through close() below
+            with deferred():
+                try:
+                    _run(command_line(mount_command, device, str(self.root)), "mount")
+                finally:
+                    # a mount command that failed may still have mounted
+                    self._mounted = _is_mount_point(self.root)
             if not self._mounted:
                 raise MediaMountError(
                     f"{' '.join(command_line(mount_command, device, str(self.root)))} "
@@ -544,12 +554,14 @@ class RemovableMediaSource:
         return found
 
     def _fetch_one(self, device: BlockDevice) -> MediumArtifacts | None:
-        medium = MountedMedium(
-            device.path,
-            base=self._private_base(),
-            mount_command=self._s.mount_command,
-            unmount_command=self._s.unmount_command,
-        )
+        with deferred():  # a mounted medium is always on the list close() unmounts
+            medium = MountedMedium(
+                device.path,
+                base=self._private_base(),
+                mount_command=self._s.mount_command,
+                unmount_command=self._s.unmount_command,
+            )
+            self._mounted.append(medium)
         try:
             layout, artifacts = read_medium(
                 medium.root,
@@ -558,10 +570,10 @@ class RemovableMediaSource:
                 max_size=self._s.max_size,
             )
         except BaseException:
-            medium.close()
+            self._release(medium)
             raise
         if layout is None or artifacts is None:
-            medium.close()
+            self._release(medium)
             reason = (
                 f"no folder {self._s.directory_name!r} at the medium's root"
                 if layout is None
@@ -569,11 +581,14 @@ class RemovableMediaSource:
             )
             self._s.attempts.append(MediumAttempt(device.path, error=reason))
             return None
-        self._mounted.append(medium)
         self._s.attempts.append(MediumAttempt(device.path, artifacts=layout.artifacts))
         return MediumArtifacts(
             KIND, device.path, artifacts, layout.artifacts, medium.root, layout.per_device
         )
+
+    def _release(self, medium: MountedMedium) -> None:
+        medium.close()
+        self._mounted.remove(medium)
 
     def _private_base(self) -> Path:
         if self._base is None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -380,3 +382,77 @@ def test_medium_noticed_through_pyudev(
     assert report["boot"] == BOOT.decode()
     assert report["mounted_after_close"] == []
     assert not (base.exists() and list(base.iterdir()))
+
+
+SIGNAL_CHILD = Path(__file__).parent.parent / "helpers" / "media_signal_child.py"
+
+
+def run_signal_child(device: str, base: Path, mount: list[str]) -> subprocess.Popen[str]:
+    arguments = {"device": device, "serial": SERIAL, "base": str(base), "mount": mount}
+    return subprocess.Popen(
+        [sys.executable, str(SIGNAL_CHILD), json.dumps(arguments)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_signal_while_onboarding_from_the_medium_unmounts(
+    tmp_path: Path, base: Path, signal_number: int
+) -> None:
+    """A real process holding a medium mounted is stopped by SIGTERM (SIGINT): it unmounts on
+    the way out and exits 128 + the signal."""
+    image = medium(tmp_path, True, INDEPENDENT)
+    with hm.attached(image) as device:
+        child = run_signal_child(device, base, FAT_FUSE)
+        try:
+            assert child.stdout is not None
+            line = child.stdout.readline().split()
+            assert line[:1] == ["mounted"] and len(line) == 2, child.stderr.read()  # type: ignore[union-attr]
+            assert hm.mounts_below(base) == [line[1]]
+            child.send_signal(signal_number)
+            out, err = child.communicate(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.returncode == 128 + signal_number, err
+        assert out.split() == ["unmounted"]
+        assert_all_unmounted(base)
+
+
+def test_signal_during_the_mount_command_unmounts(tmp_path: Path, base: Path) -> None:
+    """SIGTERM while the mount command runs (it has mounted and not yet ended) waits for it to
+    end, then unmounts what it mounted."""
+    image = medium(tmp_path, True, INDEPENDENT)
+    ready = tmp_path / "mount-helper-ran"
+    go = tmp_path / "mount-helper-may-end"
+    script = (
+        'fusefat -o ro "$1" "$2" || exit 1; : > "$READY"; while [ ! -e "$GO" ]; do sleep 0.05; done'
+    )
+    mount = ["env", f"READY={ready}", f"GO={go}", "sh", "-c", script, "mount-helper"]
+    with hm.attached(image) as device:
+        child = run_signal_child(device, base, mount)
+        try:
+            wait_for(ready, child)
+            assert len(hm.mounts_below(base)) == 1
+            child.send_signal(signal.SIGTERM)
+            go.touch()
+            out, err = child.communicate(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.returncode == 128 + signal.SIGTERM, err
+        assert "mounted" not in out.split()
+        assert_all_unmounted(base)
+
+
+def wait_for(path: Path, child: subprocess.Popen[str]) -> None:
+    """Until ``path`` exists (the child's helper wrote it); fails if the child ends first."""
+    while not path.exists():
+        if child.poll() is not None:
+            raise AssertionError(f"the child ended first: {child.communicate()}")
+        time.sleep(0.05)
