@@ -470,8 +470,9 @@ def test_image_download_gets_the_clock_of_the_run(env: Env, clock: str) -> None:
 
 
 def test_file_image_uri_is_refused(env: Env) -> None:
-    """D7: a file: download-uri is refused with a boot-image-error saying why (images from
-    removable media are not supported yet); nothing is read or installed."""
+    """D7, R-114: a file: download-uri in data from a bootstrap server is refused with a
+    boot-image-error saying why (allowed only in data from a removable medium); nothing is
+    read or installed."""
     image = env.image()
     conveyed = env.onboarding(image=image, uris=[f"file://{image.path}"])
     server = env.server(Response(signed=env.signed(conveyed), reporting_level="verbose"))
