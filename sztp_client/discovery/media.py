@@ -18,16 +18,23 @@ What it does, in order:
 3. **Read the layout** of :mod:`sztp_client.discovery.media_layout` and the artifact files,
    each size-bounded.  A medium without the folder, or with a folder but no conveyed
    information, is unmounted again at once and recorded as giving nothing.
-4. **Keep a medium with artifacts mounted** until the source is closed: a ``file:``
-   boot-image URI in its onboarding information resolves inside it
-   (:meth:`MediumArtifacts.resolve_file_uri`; ``..`` or a symbolic link leaving it refused).
+4. **Keep a medium with artifacts mounted** until the source is released: a ``file:``
+   boot-image URI in its onboarding information resolves inside it (the artifacts'
+   ``medium`` is the mount root; :func:`~sztp_client.discovery.media_layout.resolve_file_uri`
+   refuses ``..`` or a symbolic link leaving it).
 
-Lifetime: :class:`RemovableMediaSource` is a context manager.  The executor enters it (or
-pushes it on an ``ExitStack``) before the pass that may fetch it and leaves it after the
-onboarding from its artifacts has ended, whatever the outcome; :meth:`~RemovableMediaSource.
-close` unmounts every medium still mounted and removes the private directories, and a new
-:meth:`~RemovableMediaSource.fetch` first unmounts what the previous one left.  Every mount is
-undone on every path out: a failing read, an exception, ``KeyboardInterrupt``.
+The source speaks both interfaces: the discovery one of :mod:`sztp_client.discovery.sources`
+(``kind``, ``discover`` giving one finding per device, ``release``; :data:`BUILDERS` builds it
+from ``discovery.media.*``) and the session's ``Source`` (``name``, ``detect``, ``fetch``
+giving :class:`~sztp_client.protocol.session_events.DeliveredData` with the medium).
+
+Lifetime: the source is a context manager.  The executor enters it (or pushes it on the
+``ExitStack`` of the run) before the pass that may fetch it and leaves it, or calls
+:meth:`~RemovableMediaSource.release`, only after the onboarding from its artifacts has ended,
+whatever the outcome; :meth:`~RemovableMediaSource.close` also removes the private directory.
+A new ``discover``/``fetch`` first unmounts what the previous one left.  Every mount is undone
+on every path out: a failing read, an exception, an interruption (a mount command that runs
+when SIGTERM arrives is let finish, then undone).
 
 Hand-written: the device filter, the superblock probe (a few fixed magic numbers, so that
 polling needs neither udev nor blkid) and the mount bookkeeping are specific to this client.
@@ -44,25 +51,33 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any, Final
 
 from sztp_client.discovery import media_layout
 from sztp_client.discovery.errors import MediaMountError
+from sztp_client.discovery.sources import (
+    TRUST_KIND,
+    Builder,
+    DiscoveryContext,
+    Finding,
+    SourceArtifacts,
+)
 from sztp_client.errors import SZTPError
 from sztp_client.files import read_bounded
 from sztp_client.interrupt import deferred
+from sztp_client.limits import Limits
+from sztp_client.protocol.session_events import DeliveredData
 from sztp_client.trust.verifier import Artifacts
 
 KIND: Final = "removable-media"
 DEFAULT_MOUNT_COMMAND: Final = ("mount", "-o", "ro,nosuid,nodev,noexec")
 DEFAULT_UNMOUNT_COMMAND: Final = ("umount",)
 FUSEFAT_MOUNT_COMMAND: Final = ("fusefat", "-o", "ro")
-MAX_ARTIFACT_SIZE: Final = 1 << 20
-"""Default bound of one artifact file read from a medium."""
 COMMAND_TIMEOUT: Final = 30.0
+DEFAULT_LIMITS: Final = Limits()
 UDEV_CONTROL: Final = Path("/run/udev/control")
 PROBE_SIZE: Final = 68 * 1024
 _HOTPLUG_BUSES: Final = ("/usb", "/mmc", "/firewire", "/ieee1394", "/memstick")
@@ -83,38 +98,6 @@ class BlockDevice:
     removable: bool = False
     hotplug: bool = False
     filesystem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MediumArtifacts:
-    """Artifacts a source delivered directly (not a server to ask): here, from one medium.
-
-    ``origin`` is the device path; ``names`` the artifact file names as the medium spells
-    them; ``medium_root`` the directory the medium is mounted on, valid until the source is
-    closed.
-    """
-
-    kind: str
-    origin: str
-    artifacts: Artifacts
-    names: tuple[str, ...]
-    medium_root: Path
-    per_device: bool = False
-
-    def resolve_file_uri(self, uri: str) -> Path:
-        """Where the ``file:`` URI ``uri`` leads on this medium, or
-        :class:`~sztp_client.discovery.errors.MediaPathError` (R-114)."""
-        return media_layout.resolve_file_uri(self.medium_root, uri)
-
-
-@dataclass(frozen=True, slots=True)
-class MediumAttempt:
-    """What one device gave, for the status record: ``artifacts`` the names found, ``error``
-    why it gave nothing (``None`` when it gave artifacts)."""
-
-    origin: str
-    artifacts: tuple[str, ...] = ()
-    error: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,28 +369,35 @@ def read_medium(
     serial_number: str,
     *,
     directory_name: str = media_layout.DEFAULT_DIRECTORY,
-    max_size: int = MAX_ARTIFACT_SIZE,
-) -> tuple[media_layout.MediumLayout | None, Artifacts | None]:
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[media_layout.MediumLayout | None, SourceArtifacts | None]:
     """The layout on the medium mounted at ``root`` and its artifacts (``None`` when there is
-    no conveyed information)."""
+    no conveyed information), each file read with its bound in ``limits``."""
     layout = media_layout.read_layout(
         DirectoryReader(root), serial_number, directory_name=directory_name
     )
     if layout is None or layout.empty:
         return layout, None
 
-    def read(relative: PurePosixPath | None, what: str) -> bytes | None:
+    def read(relative: PurePosixPath | None, limit: int, what: str) -> bytes | None:
         if relative is None:
             return None
         path = media_layout.resolve_in_medium(root, relative)
-        return read_bounded(path, max_size, what)
+        return read_bounded(path, limit, f"{what} on the medium")
 
-    conveyed = read(layout.conveyed_information, "the conveyed information on the medium")
+    conveyed = read(
+        layout.conveyed_information, limits.conveyed_information, "the conveyed information"
+    )
     assert conveyed is not None  # layout.empty is False
-    return layout, Artifacts(
+    return layout, SourceArtifacts(
         conveyed_information=conveyed,
-        owner_certificate=read(layout.owner_certificate, "the owner certificate on the medium"),
-        ownership_voucher=read(layout.ownership_voucher, "the ownership voucher on the medium"),
+        owner_certificate=read(
+            layout.owner_certificate, limits.owner_certificate, "the owner certificate"
+        ),
+        ownership_voucher=read(
+            layout.ownership_voucher, limits.ownership_voucher, "the ownership voucher"
+        ),
+        medium=root,
     )
 
 
@@ -424,22 +414,25 @@ class _Settings:
     unmount_command: tuple[str, ...]
     mount_base: Path | None
     use_udev: bool | None
-    max_size: int
+    limits: Limits
     sys_root: Path
     dev_root: Path
     poll_interval: float
-    attempts: list[MediumAttempt] = field(default_factory=list)
 
 
 class RemovableMediaSource:
     """The ``removable-media`` discovery source.
 
-    ``detect`` tells whether a device that counts is present (no mounting); ``fetch`` mounts
-    each in turn and yields a :class:`MediumArtifacts` for every medium carrying conveyed
-    information, which stays mounted until :meth:`close` (or the end of the ``with`` block).
-    ``attempts`` records what each device gave, for the status.  ``use_udev``: ``None``
-    (default) uses udev when udevd runs and pyudev is importable, ``True`` requires it,
-    ``False`` polls sysfs.
+    ``detect`` tells whether a device that counts is present (no mounting).  ``discover``
+    mounts each in turn and gives one :class:`~sztp_client.discovery.sources.Finding` per
+    device: its artifacts (their ``medium`` the mount root) or why it gave none.  ``fetch`` is
+    the session's view of the same: a :class:`~sztp_client.protocol.session_events.
+    DeliveredData` per medium with conveyed information.  A medium with artifacts stays
+    mounted until :meth:`release` / :meth:`close` (or the end of the ``with`` block); a new
+    ``discover`` or ``fetch`` first unmounts what the previous one left.
+
+    ``use_udev``: ``None`` (default) uses udev when udevd runs and pyudev is importable,
+    ``True`` requires it, ``False`` polls sysfs.
     """
 
     def __init__(
@@ -452,7 +445,7 @@ class RemovableMediaSource:
         unmount_command: Sequence[str] = DEFAULT_UNMOUNT_COMMAND,
         mount_base: Path | None = None,
         use_udev: bool | None = None,
-        max_size: int = MAX_ARTIFACT_SIZE,
+        limits: Limits = DEFAULT_LIMITS,
         sys_root: Path = Path("/sys"),
         dev_root: Path = Path("/dev"),
         poll_interval: float = 0.5,
@@ -465,12 +458,13 @@ class RemovableMediaSource:
             tuple(unmount_command) or DEFAULT_UNMOUNT_COMMAND,
             mount_base,
             use_udev,
-            max_size,
+            limits,
             sys_root,
             dev_root,
             poll_interval,
         )
         self._mounted: list[MountedMedium] = []
+        self._findings: tuple[Finding, ...] = ()
         self._base: Path | None = None
 
     @property
@@ -478,9 +472,22 @@ class RemovableMediaSource:
         return KIND
 
     @property
-    def attempts(self) -> tuple[MediumAttempt, ...]:
-        """What each device gave in the last :meth:`fetch`."""
-        return tuple(self._s.attempts)
+    def kind(self) -> str:
+        return KIND
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """What each device gave in the last :meth:`discover` (or :meth:`fetch`)."""
+        return self._findings
+
+    @property
+    def summary(self) -> str:
+        """What the last fetch saw, for the message of a pass that found nothing."""
+        if not self._findings:
+            return "no removable medium present"
+        return "; ".join(
+            f"{finding.origin}: {finding.error or 'artifacts'}" for finding in self._findings
+        )
 
     @property
     def mounted(self) -> tuple[Path, ...]:
@@ -536,25 +543,38 @@ class RemovableMediaSource:
             with contextlib.suppress(OSError, AttributeError):
                 monitor._socket.close()  # pyudev has no close()
 
-    def fetch(self) -> Sequence[MediumArtifacts]:
-        """Mount each device that counts, read its layout, and yield the media with conveyed
-        information (kept mounted).  Media found by an earlier call are unmounted first.  A
-        device that fails is recorded in :attr:`attempts` and the others are still tried."""
-        self.unmount_all()
-        self._s.attempts = []
-        found: list[MediumArtifacts] = []
+    def discover(self) -> Sequence[Finding]:
+        """Mount each device that counts, read its layout, and give one finding per device;
+        the media with conveyed information stay mounted.  What a medium holds never raises
+        (it is the finding's ``error``); an interruption unmounts and propagates."""
+        self.release()
+        findings = []
         for device in self.candidates():
             try:
-                item = self._fetch_one(device)
+                findings.append(self._read_device(device))
             except (SZTPError, OSError) as exc:
-                self._s.attempts.append(MediumAttempt(device.path, error=str(exc)))
-                continue
-            if item is not None:
-                found.append(item)
-        return found
+                findings.append(Finding(KIND, device.path, error=str(exc)))
+        self._findings = tuple(findings)
+        return self._findings
 
-    def _fetch_one(self, device: BlockDevice) -> MediumArtifacts | None:
-        with deferred():  # a mounted medium is always on the list close() unmounts
+    def fetch(self) -> Sequence[DeliveredData]:
+        """:meth:`discover` as the session takes it: the data of each medium, to verify as
+        data from removable storage, with the medium its ``file:`` URIs resolve in."""
+        delivered = []
+        for finding in self.discover():
+            found = finding.artifacts
+            if found is None:
+                continue
+            artifacts = Artifacts(
+                found.conveyed_information, found.owner_certificate, found.ownership_voucher
+            )
+            delivered.append(
+                DeliveredData(artifacts, TRUST_KIND[KIND], finding.origin, found.medium)
+            )
+        return delivered
+
+    def _read_device(self, device: BlockDevice) -> Finding:
+        with deferred():  # a mounted medium is always on the list release() unmounts
             medium = MountedMedium(
                 device.path,
                 base=self._private_base(),
@@ -567,26 +587,22 @@ class RemovableMediaSource:
                 medium.root,
                 self._s.serial_number,
                 directory_name=self._s.directory_name,
-                max_size=self._s.max_size,
+                limits=self._s.limits,
             )
         except BaseException:
-            self._release(medium)
+            self._unmount(medium)
             raise
         if layout is None or artifacts is None:
-            self._release(medium)
+            self._unmount(medium)
             reason = (
                 f"no folder {self._s.directory_name!r} at the medium's root"
                 if layout is None
                 else f"no conveyed information in {layout.folder}"
             )
-            self._s.attempts.append(MediumAttempt(device.path, error=reason))
-            return None
-        self._s.attempts.append(MediumAttempt(device.path, artifacts=layout.artifacts))
-        return MediumArtifacts(
-            KIND, device.path, artifacts, layout.artifacts, medium.root, layout.per_device
-        )
+            return Finding(KIND, device.path, error=reason)
+        return Finding(KIND, device.path, artifacts=artifacts)
 
-    def _release(self, medium: MountedMedium) -> None:
+    def _unmount(self, medium: MountedMedium) -> None:
         medium.close()
         self._mounted.remove(medium)
 
@@ -599,23 +615,24 @@ class RemovableMediaSource:
             os.chmod(self._base, 0o700)
         return self._base
 
-    def unmount_all(self) -> None:
+    def release(self) -> None:
         """Unmount every medium still mounted; the first failure is raised after all were
         tried."""
         failure: MediaMountError | None = None
         while self._mounted:
-            medium = self._mounted.pop()
+            medium = self._mounted[-1]
             try:
                 medium.close()
             except MediaMountError as exc:
                 failure = failure or exc
+            self._mounted.pop()
         if failure is not None:
             raise failure
 
     def close(self) -> None:
         """Unmount everything and remove the private directory."""
         try:
-            self.unmount_all()
+            self.release()
         finally:
             if self._base is not None:
                 with contextlib.suppress(OSError):
@@ -632,3 +649,21 @@ class RemovableMediaSource:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def build(context: DiscoveryContext) -> Sequence[RemovableMediaSource]:
+    """The ``removable-media`` source for this configuration (``discovery.media.*``)."""
+    media = context.config.discovery.media
+    return [
+        RemovableMediaSource(
+            context.serial_number,
+            directory_name=media.directory_name,
+            devices=media.devices,
+            mount_command=media.mount_command,
+            unmount_command=media.unmount_command,
+            limits=context.config.limits,
+        )
+    ]
+
+
+BUILDERS: dict[str, Builder] = {KIND: build}

@@ -29,7 +29,7 @@ def main() -> int:
     try:
         with interruptible(), source:
             found = source.fetch()
-            print("mounted", *(str(item.medium_root) for item in found), flush=True)
+            print("mounted", *(str(item.medium) for item in found), flush=True)
             time.sleep(600)
     except Interrupted as interruption:
         print("unmounted", *source.mounted, flush=True)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from sztp_client.discovery.media import RemovableMediaSource
+from sztp_client.discovery.media_layout import resolve_file_uri
 
 
 def sh(*argv: str) -> None:
@@ -62,11 +63,11 @@ def main() -> int:
         }
         with source:
             found = source.fetch()
-            report["attempts"] = [a.error for a in source.attempts]
-            if found:
-                report["per_device"] = found[0].per_device
+            report["errors"] = [finding.error for finding in source.findings]
+            if found and found[0].medium is not None:
                 report["conveyed"] = found[0].artifacts.conveyed_information.decode()
-                report["boot"] = found[0].resolve_file_uri("file:/IMAGES/BOOT.IMG").read_text()
+                boot = resolve_file_uri(found[0].medium, "file:/IMAGES/BOOT.IMG")
+                report["boot"] = boot.read_text()
         report["mounted_after_close"] = list(source.mounted)
         print(json.dumps(report), flush=True)
         return 0

@@ -19,10 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.discovery import media
+from sztp_client.discovery import media, media_layout
 from sztp_client.discovery.errors import MediaPathError
 from sztp_client.discovery.media import FUSEFAT_MOUNT_COMMAND, RemovableMediaSource
+from sztp_client.discovery.sources import Finding, SourceArtifacts
+from sztp_client.limits import Limits
 from sztp_client.progress import ProgressType
+from sztp_client.trust.sources import SourceKind
 from tests.conftest import require
 from tests.helpers import media as hm
 from tests.support import SERIAL
@@ -86,6 +89,21 @@ def medium(tmp_path: Path, fat: bool, files: dict[str, bytes], **kw: object) -> 
     return hm.build_ext4(image, files, **kw)  # type: ignore[arg-type]
 
 
+def only_medium(source: RemovableMediaSource) -> tuple[Finding, SourceArtifacts]:
+    """The one finding of ``source`` and its artifacts (their medium still mounted)."""
+    (finding,) = source.discover()
+    assert finding.error is None and finding.artifacts is not None, finding
+    assert finding.artifacts.medium is not None
+    return finding, finding.artifacts
+
+
+def nothing_from(source: RemovableMediaSource) -> str:
+    """Why the one device of ``source`` gave nothing."""
+    (finding,) = source.discover()
+    assert finding.artifacts is None and finding.error, finding
+    return finding.error
+
+
 def assert_all_unmounted(base: Path) -> None:
     assert hm.mounts_below(base) == []
     assert not base.exists() or list(base.iterdir()) == []
@@ -101,26 +119,20 @@ def test_per_device_layout_read_from_a_read_only_mount(
     image = medium(tmp_path, fat, per_device_files(SERIAL))
     with hm.attached(image) as device, source_for(device, base, fat) as source:
         assert source.detect()
-        (found,) = source.fetch()
-        assert found.kind == "removable-media"
-        assert found.origin == device
-        assert found.per_device
-        assert found.artifacts.conveyed_information == CONVEYED
-        assert found.artifacts.owner_certificate == OWNER
-        assert found.artifacts.ownership_voucher == VOUCHER
-        assert [n.lower() for n in found.names] == [
-            "conveyed-information.cms",
-            "owner-certificate.cms",
-            "ownership-voucher.cms",
-        ]
-        assert hm.mounts_below(base) == [str(found.medium_root)]
-        options = mount_options(found.medium_root)
-        assert "ro" in options
+        finding, found = only_medium(source)
+        assert finding.kind == "removable-media"
+        assert finding.origin == device
+        assert found.conveyed_information == CONVEYED  # the device's folder, not the shared one
+        assert found.owner_certificate == OWNER
+        assert found.ownership_voucher == VOUCHER
+        assert found.names == ("conveyed-information", "owner-certificate", "ownership-voucher")
+        assert found.medium is not None
+        assert hm.mounts_below(base) == [str(found.medium)]
+        assert "ro" in mount_options(found.medium)
         with pytest.raises(OSError):
-            (found.medium_root / "written").write_bytes(b"x")
-        boot = found.resolve_file_uri("file:///IMAGES/BOOT.IMG")
+            (found.medium / "written").write_bytes(b"x")
+        boot = media_layout.resolve_file_uri(found.medium, "file:///IMAGES/BOOT.IMG")
         assert boot.read_bytes() == BOOT
-        assert source.attempts[0].error is None
     assert_all_unmounted(base)
 
 
@@ -130,14 +142,14 @@ def test_device_independent_layout(tmp_path: Path, base: Path, fat: bool) -> Non
     (a folder for another device is not), the JSON voucher form included."""
     image = medium(tmp_path, fat, INDEPENDENT)
     with hm.attached(image) as device, source_for(device, base, fat) as source:
-        (found,) = source.fetch()
-        assert not found.per_device
-        assert found.artifacts.conveyed_information == SHARED
-        assert found.artifacts.owner_certificate is None
-        assert found.artifacts.ownership_voucher == VOUCHER
+        _finding, found = only_medium(source)
+        assert found.conveyed_information == SHARED
+        assert found.owner_certificate is None
+        assert found.ownership_voucher == VOUCHER
+        assert found.medium is not None
         # FAT matches names without regard to case; ext4 takes the URI as spelled
         uri = "file:images/boot.img" if fat else "file:IMAGES/BOOT.IMG"
-        assert found.resolve_file_uri(uri).read_bytes() == BOOT
+        assert media_layout.resolve_file_uri(found.medium, uri).read_bytes() == BOOT
     assert_all_unmounted(base)
 
 
@@ -146,8 +158,8 @@ def test_lower_case_serial_folder_on_ext4(tmp_path: Path, base: Path) -> None:
     files = {f"sztp/{SERIAL.lower()}/conveyed-information.cms": CONVEYED}
     image = medium(tmp_path, False, files)
     with hm.attached(image) as device, source_for(device, base, False) as source:
-        (found,) = source.fetch()
-        assert found.per_device and found.artifacts.conveyed_information == CONVEYED
+        _finding, found = only_medium(source)
+        assert found.conveyed_information == CONVEYED
 
 
 @pytest.mark.parametrize("fat", [True, False], ids=["fat-fusefat", "ext4-kernel"])
@@ -161,10 +173,11 @@ def test_file_uri_leaving_the_medium_refused(tmp_path: Path, base: Path, fat: bo
     if not fat:
         uris += ["file:IMAGES/ESCAPE.IMG", "file:OUT/passwd"]
     with hm.attached(image) as device, source_for(device, base, fat) as source:
-        (found,) = source.fetch()
+        _finding, found = only_medium(source)
+        assert found.medium is not None
         for uri in uris:
             with pytest.raises(MediaPathError) as caught:
-                found.resolve_file_uri(uri)
+                media_layout.resolve_file_uri(found.medium, uri)
             assert caught.value.reported_as() is ProgressType.BOOT_IMAGE_ERROR
     assert_all_unmounted(base)
 
@@ -176,9 +189,9 @@ def test_medium_of_another_layout_is_ignored_and_unmounted(
     """R-113: a medium without the folder gives nothing, is recorded and unmounted at once."""
     image = medium(tmp_path, fat, {"PHOTOS/IMG0001.JPG": b"jpeg"})
     with hm.attached(image) as device, source_for(device, base, fat) as source:
+        assert "no folder 'sztp'" in nothing_from(source)
+        assert source.findings[0].origin == device
         assert source.fetch() == []
-        (attempt,) = source.attempts
-        assert attempt.origin == device and "no folder 'sztp'" in (attempt.error or "")
         assert hm.mounts_below(base) == []
     assert_all_unmounted(base)
 
@@ -190,17 +203,18 @@ class TestUnmountOnEveryPath:
         files = {"sztp/conveyed-information.cms": b"a", "sztp/CONVEYED-INFORMATION.CMS": b"b"}
         image = medium(tmp_path, False, files)
         with hm.attached(image) as device, source_for(device, base, False) as source:
-            assert source.fetch() == []
-            assert "ambiguous" in (source.attempts[0].error or "")
+            assert "ambiguous" in nothing_from(source)
             assert hm.mounts_below(base) == []
 
     def test_artifact_over_its_bound_refused_and_unmounted(
         self, tmp_path: Path, base: Path
     ) -> None:
         image = medium(tmp_path, True, {"SZTP/CONVEYED-INFORMATION.CMS": b"x" * 5000})
-        with hm.attached(image) as device, source_for(device, base, True, max_size=4096) as source:
-            assert source.fetch() == []
-            assert "larger than the limit of 4096 bytes" in (source.attempts[0].error or "")
+        with (
+            hm.attached(image) as device,
+            source_for(device, base, True, limits=Limits(conveyed_information=4096)) as source,
+        ):
+            assert "larger than the limit of 4096 bytes" in nothing_from(source)
             assert hm.mounts_below(base) == []
 
     def test_interruption_while_reading_unmounts(
@@ -214,7 +228,7 @@ class TestUnmountOnEveryPath:
         with hm.attached(image) as device:
             source = source_for(device, base, True)
             with pytest.raises(KeyboardInterrupt):
-                source.fetch()
+                source.discover()
             assert hm.mounts_below(base) == []
             source.close()
         assert_all_unmounted(base)
@@ -223,8 +237,11 @@ class TestUnmountOnEveryPath:
         image = medium(tmp_path, False, INDEPENDENT)
         with hm.attached(image) as device:
             with pytest.raises(RuntimeError), source_for(device, base, False) as source:
-                (found,) = source.fetch()
-                assert hm.mounts_below(base) == [str(found.medium_root)]
+                (delivered,) = source.fetch()
+                assert delivered.source is SourceKind.REMOVABLE_STORAGE
+                assert delivered.origin == device
+                assert delivered.artifacts.conveyed_information == SHARED
+                assert hm.mounts_below(base) == [str(delivered.medium)]
                 raise RuntimeError("an action failed")
             assert_all_unmounted(base)
 
@@ -233,16 +250,17 @@ class TestUnmountOnEveryPath:
         with hm.attached(image) as device, source_for(device, base, True) as source:
             (first,) = source.fetch()
             (second,) = source.fetch()
-            assert first.medium_root != second.medium_root
-            assert hm.mounts_below(base) == [str(second.medium_root)]
+            assert first.medium != second.medium
+            assert hm.mounts_below(base) == [str(second.medium)]
+            source.release()
+            assert hm.mounts_below(base) == []
         assert_all_unmounted(base)
 
     def test_failing_mount_command_recorded(self, tmp_path: Path, base: Path) -> None:
         """The kernel's mount on FAT fails here (no vfat): recorded, no directory left."""
         image = medium(tmp_path, True, INDEPENDENT)
         with hm.attached(image) as device, source_for(device, base, False) as source:
-            assert source.fetch() == []
-            assert "failed (exit status" in (source.attempts[0].error or "")
+            assert "failed (exit status" in nothing_from(source)
         assert_all_unmounted(base)
 
     def test_missing_mount_command_recorded(self, tmp_path: Path, base: Path) -> None:
@@ -256,8 +274,7 @@ class TestUnmountOnEveryPath:
                 use_udev=False,
             )
             with source:
-                assert source.fetch() == []
-                assert "is not installed" in (source.attempts[0].error or "")
+                assert "is not installed" in nothing_from(source)
         assert_all_unmounted(base)
 
 
@@ -289,8 +306,8 @@ def test_medium_noticed_by_polling(tmp_path: Path, base: Path) -> None:
         assert found and [d.path for d in found[0]] == [device]
         assert found[0][0].filesystem == "vfat"
         with source:
-            (artifacts,) = source.fetch()
-            assert artifacts.artifacts.conveyed_information == SHARED
+            (delivered,) = source.fetch()
+            assert delivered.artifacts.conveyed_information == SHARED
     finally:
         hm.detach(device)
     assert_all_unmounted(base)
@@ -377,7 +394,7 @@ def test_medium_noticed_through_pyudev(
     assert report["noticed"] == [device]
     assert report["filesystem"] == "vfat"
     assert report["udev_filesystem"] == "vfat"
-    assert report["per_device"] is True
+    assert report["errors"] == [None]
     assert report["conveyed"] == CONVEYED.decode()
     assert report["boot"] == BOOT.decode()
     assert report["mounted_after_close"] == []

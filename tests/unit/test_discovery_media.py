@@ -150,3 +150,30 @@ def test_no_sysfs_means_no_media(tmp_path: Path) -> None:
     assert not source.detect()
     assert source.wait(0) == []
     source.close()  # nothing mounted: closing is harmless
+
+
+def test_built_from_the_discovery_media_keys(tmp_path: Path) -> None:
+    """Issue: ``discovery.media.*`` reach the source the registry builds for its kind."""
+    from sztp_client.config import parse_config
+    from sztp_client.discovery.sources import DiscoveryContext, builders
+
+    config = parse_config(
+        "[discovery.media]\n"
+        'directory-name = "acme-ztp"\n'
+        'devices = ["/dev/sdz*"]\n'
+        'mount-command = ["fusefat", "-o", "ro"]\n'
+        'unmount-command = ["fusermount", "-u"]\n'
+        "[limits]\n"
+        "owner-certificate = 4096\n",
+        tmp_path,
+    )
+    (source,) = builders()["removable-media"](DiscoveryContext(config, "SN1"))
+    assert isinstance(source, RemovableMediaSource)
+    assert source.kind == "removable-media"
+    settings = source._s
+    assert settings.serial_number == "SN1"
+    assert settings.directory_name == "acme-ztp"
+    assert settings.devices == ("/dev/sdz*",)
+    assert settings.mount_command == ("fusefat", "-o", "ro")
+    assert settings.unmount_command == ("fusermount", "-u")
+    assert settings.limits.owner_certificate == 4096
