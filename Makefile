@@ -5,7 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the test suite and the demo use (installed when missing, as root).
-SYSTEM_PACKAGES := openssl ca-certificates fusefat mtools udev
+# swtpm and the TSS: the TPM identity tests; tpm2-pytss compiles against libtss2-dev.
+# fusefat, mtools and udev: the removable-media tests.
+SYSTEM_PACKAGES := openssl ca-certificates swtpm libtss2-dev pkg-config build-essential python3-dev \
+    fusefat mtools udev
 # Debian packages `make bench` needs on top: the image server and the download baseline.
 BENCH_PACKAGES := nginx curl
 PYTEST_WORKERS ?= 2
@@ -23,7 +26,8 @@ bench-deps:
 # Two distributions, both editable: the client (pyproject.toml, the device's wheel) and the lab
 # (packaging/sztp-lab: sztp_lab and the sztp-lab command, never shipped to devices).
 LAB_PROJECT := packaging/sztp-lab
-$(STAMP): pyproject.toml $(LAB_PROJECT)/pyproject.toml
+# system-deps first: the test extra compiles tpm2-pytss.
+$(STAMP): pyproject.toml $(LAB_PROJECT)/pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]' -e $(LAB_PROJECT)
@@ -44,6 +48,7 @@ bench: system-deps bench-deps $(STAMP)
 	$(PY) bench/verify_bench.py
 	$(PY) bench/session_bench.py
 	$(PY) bench/startup_bench.py --importtime
+	$(PY) bench/tpm_bench.py
 
 # make demo KEEP=/tmp/sztp-demo: leave the device, its status and the logs there to look at.
 demo: system-deps $(STAMP)
