@@ -51,3 +51,8 @@ class MediaPathError(DiscoveryError):
 class DnsQueryError(TransportError):
     """A DNS or multicast DNS query got no usable answer: no reply in time, a malformed or
     oversized reply, or the network refused the query (retryable: the next pass asks again)."""
+
+
+class MediaMountError(DiscoveryError):
+    """A removable medium could not be mounted or unmounted; the message says which command
+    failed and what it printed."""
