@@ -52,14 +52,17 @@ from sztp_client.discovery.dhcp_option import (
     v4_option_instances,
     v6_option_instances,
 )
+from sztp_client.discovery.sources import Builder, DiscoveryContext, Finding
 from sztp_client.errors import DataError
 from sztp_client.limits import MIB
 from sztp_client.protocol.session_events import ServerCandidate
 
 __all__ = [
+    "BUILDERS",
     "DEFAULT_DROP_DIR",
     "DEFAULT_LEASE_GLOBS",
     "DROP_FILE_VERSION",
+    "DhcpDiscovery",
     "DhcpFamily",
     "DhcpSource",
     "DropFileSource",
@@ -654,3 +657,64 @@ class DhcpSource:
             return []
         finally:
             self.observations = tuple(seen)
+
+
+# ---------------------------------------------------------------------------------------------
+# the discovery interface (sztp_client.discovery.sources)
+
+
+@dataclass
+class DhcpDiscovery:
+    """:class:`DhcpSource` as a discovery source: one finding per origin it looked at."""
+
+    source: DhcpSource
+
+    @property
+    def kind(self) -> str:
+        return str(self.source.family)
+
+    def discover(self) -> Sequence[Finding]:
+        found = tuple(self.source.fetch()) if self.source.detect() else ()
+        findings: list[Finding] = []
+        for observation in self.source.observations:
+            servers = found if observation.servers and found else ()
+            found = () if servers else found  # the servers belong to the origin that named them
+            origin = observation.origin
+            if observation.interface and observation.interface not in origin:
+                origin = f"{origin} ({observation.interface})"
+            findings.append(
+                Finding(
+                    self.kind,
+                    origin,
+                    servers=servers,
+                    rejected=observation.rejected,
+                    error=None if servers else observation.error,
+                )
+            )
+        if found:
+            findings.append(Finding(self.kind, "DHCP", servers=found))
+        return findings
+
+    def release(self) -> None:
+        return None
+
+
+def _builder(family: DhcpFamily) -> Callable[[DiscoveryContext], Sequence[DhcpDiscovery]]:
+    def build(context: DiscoveryContext) -> Sequence[DhcpDiscovery]:
+        dhcp = context.config.discovery.dhcp
+        source = DhcpSource(
+            family,
+            interfaces=context.interfaces or None,
+            lease_globs=dhcp.lease_files,
+            drop_dir=dhcp.drop_dir,
+            query=dhcp.query,
+        )
+        return [DhcpDiscovery(source)]
+
+    return build
+
+
+BUILDERS: dict[str, Builder] = {
+    "dhcpv4": _builder(DhcpFamily.V4),
+    "dhcpv6": _builder(DhcpFamily.V6),
+}
