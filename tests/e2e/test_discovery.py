@@ -148,3 +148,42 @@ def test_discover_help_names_every_option_and_the_exit_codes(env: Env, flag: str
     result = device.run("discover", "--help")
     assert result.returncode == 0
     assert flag in result.stdout and "69" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("uri", "installed"),
+    [("file:IMAGES/OS.IMG", True), ("file:../../etc/passwd", False)],
+    ids=["inside", "escaping"],
+)
+def test_r114_file_image_uri_resolves_inside_the_medium(
+    env: Env, tmp_path: Path, uri: str, installed: bool
+) -> None:
+    """R-114, D7: signed onboarding information on a medium names its boot image with a
+    ``file:`` URI; the image is read from that medium, verified by its hash and installed, and
+    the device reboots into it.  A ``file:`` URI that leaves the medium is refused with a
+    boot-image error and nothing is installed."""
+    _media_tools()
+    image = env.image(size=256 * 1024)
+    signed = env.signed(env.onboarding(image=image, uris=[uri]))
+    files = {
+        f"SZTP/{SERIAL}/CONVEYED-INFORMATION.CMS": signed.conveyed_information,
+        f"SZTP/{SERIAL}/OWNER-CERTIFICATE.CMS": signed.owner_certificate or b"",
+        f"SZTP/{SERIAL}/OWNERSHIP-VOUCHER.CMS": signed.ownership_voucher or b"",
+        "IMAGES/OS.IMG": image.path.read_bytes(),
+    }
+    medium_image = hm.build_fat(tmp_path / "medium.img", files)
+    with hm.attached(medium_image) as loop:
+        device = _media_device(env, loop)
+        result = device.run("run", "--once")
+        assert _mounted(loop) == []
+    if installed:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert device.reboots == 1
+        [installed_image] = device.status()["images"]
+        assert installed_image["sha256"] == image.sha256.hex()
+        return
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert device.reboots == 0
+    assert not (device.slots / "next").exists()
+    error = device.status()["last-error"]
+    assert error["type"] == "BootImageError" and "outside the medium" in error["message"]
