@@ -66,6 +66,16 @@ class Process:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
+    def drain(self) -> None:
+        """Take the lines printed so far into :attr:`lines`."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if line is not None:
+                self.lines.append(line)
+
     def wait_for(self, text: str, timeout: float = WAIT) -> str:
         deadline = time.monotonic() + timeout
         for line in self.lines:
@@ -84,6 +94,7 @@ class Process:
         raise AssertionError(f"{self.argv[0:4]} never printed {text!r}: {self.lines[-20:]}")
 
     def stop(self) -> None:
+        self.drain()
         if self.popen.poll() is None:
             self.popen.terminate()
             try:
@@ -180,9 +191,19 @@ def dnsmasq(link: Link, workdir: Path, *options: str) -> Process:
     return process
 
 
-def wait_for_file(path: Path, text: str = "", timeout: float = WAIT) -> str:
+def wait_for_file(
+    path: Path, text: str = "", timeout: float = WAIT, alive: Process | None = None
+) -> str:
+    """Wait until ``path`` holds ``text``; fail early when ``alive`` (the process that should
+    write it) has ended."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if alive is not None and alive.popen.poll() is not None:
+            time.sleep(0.2)  # its last write may have just landed
+            content = path.read_text(errors="replace") if path.exists() else ""
+            if text in content:
+                return content
+            raise AssertionError(f"{alive.argv[3:5]} ended before {path} held {text!r}")
         try:
             content = path.read_text(encoding="utf-8", errors="replace")
         except OSError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,27 +77,42 @@ timeout 20;
 """
 
 
-def dhclient(link: Link, workdir: Path, family: str, script: Path, *extra: str) -> Path:
-    """Run dhclient once in the device namespace with ``script`` as its whole script; returns
-    the lease file.  ``-1``: one try, exits non-zero when no lease came."""
+def dhclient(
+    link: Link, workdir: Path, family: str, script: Path, *extra: str, until: tuple[Path, str]
+) -> Path:
+    """Run dhclient in the foreground in the device namespace with ``script`` as its whole
+    script until ``until`` (a file and a text it must hold) shows the lease arrived, then stop
+    it; returns the lease file."""
     conf = workdir / "dhclient.conf"
     conf.write_text(DHCLIENT_CONF, encoding="ascii")
     leases = workdir / f"dhclient{family}.leases"
     pid = workdir / f"dhclient{family}.pid"
     argv = [
-        "dhclient", "-6" if family == "6" else "-4", "-1", "-v", "-cf", str(conf), "-lf",
+        "dhclient", "-d", "-6" if family == "6" else "-4", "-1", "-v", "-cf", str(conf), "-lf",
         str(leases), "-pf", str(pid), "-sf", str(script), "-e", f"SZTP_DROP_DIR={workdir / 'drop'}",
         "-e", f"RECORD={workdir / f'env{family}'}", *extra, "dev0",
     ]  # fmt: skip
+    process = link.start(link.device, argv)
     try:
-        link.in_device(*argv)
+        wait_for_file(*until, alive=process)
+    except AssertionError as exc:
+        process.drain()
+        raise AssertionError(f"{exc}; dhclient said: {process.lines[-15:]}") from None
     finally:
-        # without -d dhclient went to the background once bound: stop it (-x: no release)
-        subprocess.run(
-            ["ip", "netns", "exec", link.device, "dhclient", "-x", "-pf", str(pid)],
-            capture_output=True, timeout=WAIT, check=False,
-        )  # fmt: skip
+        process.stop()
+        stop_by_pid_file(pid)
     return leases
+
+
+def stop_by_pid_file(path: Path) -> None:
+    """Make sure the dhclient this test started is gone, should it have left its parent."""
+    try:
+        number = int(path.read_text(encoding="ascii").strip())
+        cmdline = Path(f"/proc/{number}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if str(path).encode() in cmdline:
+        os.kill(number, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -114,8 +130,8 @@ def test_r097_r098_dhclient_leases_from_dnsmasq_read_by_the_lease_source(
 ) -> None:
     dnsmasq(link, tmp_path, *serving_options())
     script = HOOKS / "dhclient-exit-hook"
-    v4 = dhclient(link, tmp_path, "4", script)
-    v6 = dhclient(link, tmp_path, "6", script)
+    v4 = dhclient(link, tmp_path, "4", script, until=(tmp_path / "dhclient4.leases", "sztp"))
+    v6 = dhclient(link, tmp_path, "6", script, until=(tmp_path / "dhclient6.leases", "sztp"))
     assert "sztp-redirect-urls" in v4.read_text() and "sztp-redirect-urls" in v6.read_text()
     # NetworkManager's dhclient backend writes the same format under its own name
     nm_dir = tmp_path / "NetworkManager"
@@ -139,13 +155,12 @@ def test_dhclient_exit_hook_writes_drop_files_read_by_the_drop_source(
 ) -> None:
     dnsmasq(link, tmp_path, *serving_options())
     script = HOOKS / "dhclient-exit-hook"
-    dhclient(link, tmp_path, "4", script)
-    # stateless DHCPv6 (-S) writes no lease file: only the hook sees option 136
-    dhclient(link, tmp_path, "6", script, "-S")
     drop = tmp_path / "drop"
+    dhclient(link, tmp_path, "4", script, until=(drop / "dev0.json", "}"))
+    # stateless DHCPv6 (-S) writes no lease file: only the hook sees option 136
+    dhclient(link, tmp_path, "6", script, "-S", until=(drop / "dev0.v6.json", "}"))
     document = json.loads(wait_for_file(drop / "dev0.json"))
     assert document["client"] == "dhclient" and document["family"] == "dhcpv4"
-    wait_for_file(drop / "dev0.v6.json")
     got = probe(link, "DropFileSource", f"'dhcpv4', {str(drop)!r}, ['dev0']")
     assert got["servers"] == list(V4_URIS)
     got = probe(link, "DropFileSource", f"'dhcpv6', {str(drop)!r}")
@@ -170,7 +185,7 @@ def test_udhcpc_script_under_busybox_writes_the_drop_file(link: Link, tmp_path: 
 
 
 RECORDER = """#!/bin/sh
-env > "$RECORD.$reason"
+env > "$RECORD.$reason.tmp" && mv "$RECORD.$reason.tmp" "$RECORD.$reason"
 """
 
 
@@ -185,8 +200,8 @@ def test_networkmanager_dispatcher_with_the_environment_networkmanager_gives(
     recorder = tmp_path / "record.sh"
     recorder.write_text(RECORDER, encoding="ascii")
     recorder.chmod(0o755)
-    dhclient(link, tmp_path, "4", recorder)
-    dhclient(link, tmp_path, "6", recorder)
+    dhclient(link, tmp_path, "4", recorder, until=(tmp_path / "env4.BOUND", "new_"))
+    dhclient(link, tmp_path, "6", recorder, until=(tmp_path / "env6.BOUND6", "new_"))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SZTP_DROP_DIR": str(tmp_path / "nm")}
     env |= {"DEVICE_IFACE": "dev0", "DEVICE_IP_IFACE": "dev0", "CONNECTION_ID": "Wired 1"}
     for prefix, recorded in (("DHCP4_", "env4.BOUND"), ("DHCP6_", "env6.BOUND6")):
