@@ -482,7 +482,7 @@ def test_file_image_uri_is_refused(env: Env) -> None:
     assert server.reports() == ["bootstrap-initiated", "boot-image-initiated", "boot-image-error"]
     message = device.status()["last-error"]["message"]
     assert "file: download-uri refused" in message
-    assert "removable media" in message
+    assert "only in data from a removable medium" in message
     assert device.status()["last-error"]["type"] == "BootImageError"
     assert not (device.slots / "next").exists()
     assert leftovers(device) == []
