@@ -242,8 +242,10 @@ def query_multicast(
 ) -> tuple[dns.message.Message, str]:
     """Ask by multicast DNS, one-shot (RFC 6762 §6.7), to 224.0.0.251 (when ``ipv4``) and to
     ff02::fb on each of ``interfaces``; return the first answer holding records of ``rdtype``
-    at ``name`` and the address it came from.  :class:`DnsQueryError` when none came in time
-    (the message says what each destination did)."""
+    at ``name`` and the address it came from.  A truncated answer is left out: multicast DNS
+    has no TCP to ask again over, and a part of the records could pass for all of them.
+    :class:`DnsQueryError` when none came in time (the message says what each destination
+    did)."""
     query = _question(name, rdtype, mdns=True)
     wire = query.to_wire()
     qname = dns.name.from_text(name)
@@ -300,6 +302,10 @@ def query_multicast(
                     answer = _parse(query, data, where)
                 except DnsQueryError as exc:
                     problems.append(str(exc))
+                    continue
+                if answer.flags & dns.flags.TC:
+                    # a part of the records could pass for all of them (ci without oc/ov)
+                    problems.append(f"{where} sent a truncated answer: left out")
                     continue
                 if answer.get_rrset(answer.answer, qname, dns.rdataclass.IN, rdtype) is not None:
                     return answer, where

@@ -414,3 +414,14 @@ def test_r110_r108_dnsmasq_large_txt_over_tcp_and_weighted_srv(lab: Lab) -> None
         f"query[TXT] {name}",
         "query[SRV] _sztp._tcp.example.com",
     ]
+
+
+def test_r110_truncated_mdns_answer_left_out(lab: Lab) -> None:
+    """R-110: TXT records over the 9000 bytes of a multicast DNS message come back truncated;
+    multicast DNS has no TCP to ask again over, so the answer is left out and said so (a part
+    of the records must never pass for all of them)."""
+    lab.serve(unicast=[], mdns=[_txt(f"{SERIAL}._sztp.local.", "ci", CI * 2)])
+    result = lab.probe(bounds={"timeout": 1.0}, only=["mdns-txt"])["mdns-txt"]
+    assert result["artifacts"] == []
+    [finding] = result["report"]
+    assert "truncated answer: left out" in finding["error"]
