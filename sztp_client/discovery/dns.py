@@ -77,7 +77,7 @@ from sztp_client.discovery.sources import (
     Finding,
     SourceArtifacts,
 )
-from sztp_client.errors import SizeLimitError
+from sztp_client.errors import ConnectError, SizeLimitError
 from sztp_client.model.server_uri import parse_server_uri
 from sztp_client.protocol.session_events import Candidate, DeliveredData, ServerCandidate
 from sztp_client.trust.sources import SourceKind
@@ -242,8 +242,10 @@ def query_multicast(
 ) -> tuple[dns.message.Message, str]:
     """Ask by multicast DNS, one-shot (RFC 6762 §6.7), to 224.0.0.251 (when ``ipv4``) and to
     ff02::fb on each of ``interfaces``; return the first answer holding records of ``rdtype``
-    at ``name`` and the address it came from.  :class:`DnsQueryError` when none came in time
-    (the message says what each destination did)."""
+    at ``name`` and the address it came from.  A truncated answer is left out: multicast DNS
+    has no TCP to ask again over, and a part of the records could pass for all of them.
+    :class:`DnsQueryError` when none came in time (the message says what each destination
+    did)."""
     query = _question(name, rdtype, mdns=True)
     wire = query.to_wire()
     qname = dns.name.from_text(name)
@@ -301,6 +303,10 @@ def query_multicast(
                 except DnsQueryError as exc:
                     problems.append(str(exc))
                     continue
+                if answer.flags & dns.flags.TC:
+                    # a part of the records could pass for all of them (ci without oc/ov)
+                    problems.append(f"{where} sent a truncated answer: left out")
+                    continue
                 if answer.get_rrset(answer.answer, qname, dns.rdataclass.IN, rdtype) is not None:
                     return answer, where
                 problems.append(f"{where} answered without {dns.rdatatype.to_text(rdtype)} records")
@@ -340,6 +346,64 @@ def _sockaddr(address: str, port: int) -> tuple[socket.AddressFamily, tuple[obje
 def _where(address: str, port: int) -> str:
     shown = f"[{address}]" if ":" in address else address
     return shown if port == DNS_PORT else f"{shown}:{port}"
+
+
+def resolve_multicast(
+    host: str,
+    *,
+    interfaces: Sequence[str] = (),
+    ipv4: bool = True,
+    port: int = MDNS_PORT,
+    bounds: DnsBounds = DnsBounds(),
+) -> list[str]:
+    """The addresses of a ``.local`` host by multicast DNS (RFC 6762): A, then AAAA, each once.
+
+    Link-local IPv6 addresses are left out (they need the interface, which an address string
+    does not carry).  :class:`~sztp_client.errors.ConnectError` naming the host when none came.
+    """
+    name = host if host.endswith(".") else host + "."
+    found: list[str] = []
+    reasons: list[str] = []
+    for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        try:
+            answer, _ = query_multicast(
+                name, rdtype, interfaces=interfaces, ipv4=ipv4, port=port, bounds=bounds
+            )
+        except DnsQueryError as exc:
+            reasons.append(str(exc))
+            continue
+        for rdata in _records(answer, name, rdtype):
+            address = str(getattr(rdata, "address", ""))
+            if address and not address.lower().startswith("fe80:") and address not in found:
+                found.append(address)
+    if not found:
+        raise ConnectError(
+            f"cannot resolve the host name {host!r} by multicast DNS: " + "; ".join(reasons)
+        )
+    return found
+
+
+def local_names_resolver(
+    fallback: Callable[[str, int], list[str]],
+    *,
+    interfaces: Sequence[str] | None = None,
+    ipv4: bool = True,
+    port: int = MDNS_PORT,
+    bounds: DnsBounds = DnsBounds(),
+    list_interfaces: Callable[[], tuple[str, ...]] | None = None,
+) -> Callable[[str, int], list[str]]:
+    """A resolver (``(host, port) -> addresses``, as the executor takes) that looks up names
+    under ``local`` by multicast DNS and every other name with ``fallback``: an mdns-srv
+    server such as ``https://boot.local:443`` resolves without an mDNS-aware system
+    resolver."""
+
+    def resolve(host: str, server_port: int) -> list[str]:
+        if host.rstrip(".").lower().endswith(".local"):
+            chosen = (list_interfaces or up_interfaces)() if interfaces is None else interfaces
+            return resolve_multicast(host, interfaces=chosen, ipv4=ipv4, port=port, bounds=bounds)
+        return fallback(host, server_port)
+
+    return resolve
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ yielded as JSON (the discovery tests start it with ``ip netns exec``).
 Argument: a JSON object with the keyword arguments of
 :func:`sztp_client.discovery.dns.dns_sources` (``serial_number`` among them), plus
 ``"bounds"`` (keyword arguments of ``DnsBounds``), ``"only"`` (source names to run) and
-``"discover"`` (use ``discover()``'s findings instead of ``fetch()``).
+``"discover"`` (use ``discover()``'s findings instead of ``fetch()``); with ``"resolve"`` (host
+names) it prints what ``local_names_resolver`` gives for each instead.
 """
 
 from __future__ import annotations
@@ -12,17 +13,36 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 
-from sztp_client.discovery.dns import DnsBounds, dns_sources
+from sztp_client.discovery.dns import DnsBounds, dns_sources, local_names_resolver
+from sztp_client.errors import ConnectError
 from sztp_client.protocol.session_events import DeliveredData, ServerCandidate
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import Artifacts
+
+
+def _addresses(resolver: Callable[[str, int], list[str]], host: str) -> list[str] | str:
+    try:
+        return resolver(host, 443)
+    except ConnectError as exc:
+        return exc.message
 
 
 def main() -> None:
     args = json.loads(sys.argv[1])
     only = args.pop("only", None)
     use_discover = args.pop("discover", False)
+    resolve = args.pop("resolve", None)
+    if resolve is not None:
+        resolver = local_names_resolver(
+            lambda host, port: [f"fallback:{host}"],
+            interfaces=args.get("interfaces"),
+            ipv4=args.get("mdns_ipv4", True),
+            bounds=DnsBounds(**args.get("bounds", {})),
+        )
+        print(json.dumps({host: _addresses(resolver, host) for host in resolve}))
+        return
     bounds = DnsBounds(**args.pop("bounds", {}))
     serial = args.pop("serial_number")
     results = []

@@ -174,7 +174,10 @@ class Lab:
             json.dumps(arguments),
             cwd=ROOT,
         )
-        return {entry["name"]: entry for entry in json.loads(result.stdout)}
+        found = json.loads(result.stdout)
+        if isinstance(found, dict):
+            return found
+        return {entry["name"]: entry for entry in found}
 
 
 def _ns(*argv: str) -> None:
@@ -414,3 +417,36 @@ def test_r110_r108_dnsmasq_large_txt_over_tcp_and_weighted_srv(lab: Lab) -> None
         f"query[TXT] {name}",
         "query[SRV] _sztp._tcp.example.com",
     ]
+
+
+def test_r110_truncated_mdns_answer_left_out(lab: Lab) -> None:
+    """R-110: TXT records over the 9000 bytes of a multicast DNS message come back truncated;
+    multicast DNS has no TCP to ask again over, so the answer is left out and said so (a part
+    of the records must never pass for all of them)."""
+    lab.serve(unicast=[], mdns=[_txt(f"{SERIAL}._sztp.local.", "ci", CI * 2)])
+    result = lab.probe(bounds={"timeout": 1.0}, only=["mdns-txt"])["mdns-txt"]
+    assert result["artifacts"] == []
+    [finding] = result["report"]
+    assert "truncated answer: left out" in finding["error"]
+
+
+def test_r108_local_srv_target_resolved_by_multicast_dns(lab: Lab) -> None:
+    """R-108: an mdns-srv target under ``local`` resolves by multicast DNS (A, then AAAA;
+    link-local AAAA left out); other names go to the system resolver; a name nobody answers
+    for is a ConnectError naming it."""
+    lab.serve(
+        unicast=[],
+        mdns=[
+            ["lab.local.", "A", "192.0.2.1"],
+            ["lab.local.", "AAAA", "2001:db8::1"],
+            ["lab.local.", "AAAA", "fe80::1"],
+        ],
+    )
+    resolved = lab.probe(
+        resolve=["lab.local", "boot.example.com", "absent.local"], bounds={"timeout": 1.0}
+    )
+    assert resolved["lab.local"] == ["192.0.2.1", "2001:db8::1"]
+    assert resolved["boot.example.com"] == ["fallback:boot.example.com"]
+    assert (
+        "cannot resolve the host name 'absent.local' by multicast DNS" in resolved["absent.local"]
+    )
