@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sztp_client.discovery.media import FUSEFAT_MOUNT_COMMAND
+from sztp_lab.scenario import Device
 from tests.conftest import require
 from tests.e2e.conftest import SERIAL, Env
 from tests.helpers import media as hm
@@ -30,7 +31,7 @@ def _mounted(device: str) -> list[str]:
         return [line for line in handle if device in line.split(" - ", 1)[-1]]
 
 
-def _media_device(env: Env, device: str, order: tuple[str, ...] = ("removable-media",)):  # type: ignore[no-untyped-def]
+def _media_device(env: Env, device: str, order: tuple[str, ...] = ("removable-media",)) -> Device:
     return env.device(
         [],
         extra={
