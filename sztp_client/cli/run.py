@@ -165,9 +165,11 @@ class Timeline:
             text = f"  image [{bar}] {done / 2**20:8.1f} / {total / 2**20:.1f} MiB"
         else:
             text = f"  image {done / 2**20:8.1f} MiB"
+        # Marked shown before it is written: a signal that interrupts the write must still
+        # find the line to end, or the interruption's message would land on the bar's line.
+        self.bar_shown = True
         self.stream.write("\r" + text)
         self.stream.flush()
-        self.bar_shown = True
 
 
 def exit_code_for(outcome: RunOutcome, error: SZTPError | None) -> int:
