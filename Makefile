@@ -6,7 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the test suite and the demo use (installed when missing, as root).
 # swtpm and the TSS: the TPM identity tests; tpm2-pytss compiles against libtss2-dev.
-SYSTEM_PACKAGES := openssl ca-certificates swtpm libtss2-dev pkg-config build-essential python3-dev
+# dnsmasq, dhclient, busybox udhcpc and iproute2: the DHCP and DNS discovery tests (network
+# namespaces; dnsmasq also serves the DNS tests' names). fusefat, mtools and udev: the
+# removable-media tests.
+SYSTEM_PACKAGES := openssl ca-certificates swtpm libtss2-dev pkg-config build-essential python3-dev \
+	dnsmasq dnsmasq-base isc-dhcp-client busybox iproute2 fusefat mtools udev
 # Debian packages `make bench` needs on top: the image server and the download baseline.
 BENCH_PACKAGES := nginx curl
 PYTEST_WORKERS ?= 2

@@ -75,10 +75,60 @@ class TrustConfig:
     require_nonce_voucher: bool = False
 
 
+#: every kind of source, in the default order (removable media, DHCP, DNS as RFC 8572 §4.2.1
+#: orders it, then the configured well-known servers)
+DISCOVERY_KINDS: tuple[str, ...] = (
+    "removable-media",
+    "dhcpv4",
+    "dhcpv6",
+    "mdns-txt",
+    "dns-txt",
+    "mdns-srv",
+    "dns-srv",
+    "configured",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpDiscoveryConfig:
+    #: lease files read (globs); a configured list replaces these, ``[]`` means none
+    lease_files: tuple[str, ...] = (
+        "/var/lib/dhcp/dhclient*.leases",
+        "/var/lib/dhclient/dhclient*.leases",
+        "/var/lib/NetworkManager/dhclient-*.lease",
+    )
+    #: where the shipped hooks write ``<interface>.json``
+    drop_dir: Path = Path("/run/sztp/dhcp")
+    #: the client's own DHCP query (INFORM/DISCOVER, DHCPv6 Information-Request)
+    query: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DnsDiscoveryConfig:
+    #: domains searched after those of the DHCP lease and resolv.conf
+    domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MediaDiscoveryConfig:
+    directory_name: str = "sztp"
+    #: argv; ``{device}`` and ``{directory}`` replaced, appended in that order when absent
+    mount_command: tuple[str, ...] = ("mount", "-o", "ro,nosuid,nodev,noexec")
+    unmount_command: tuple[str, ...] = ("umount",)
+    #: device paths or globs; empty: removable or hot-plugged block devices with a filesystem
+    devices: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class DiscoveryConfig:
     bootstrap_servers: tuple[str, ...] = ()
     max_redirects: int = 8
+    order: tuple[str, ...] = DISCOVERY_KINDS
+    #: interfaces DHCP (and mDNS) use; empty: every up, non-loopback interface
+    interfaces: tuple[str, ...] = ()
+    dhcp: DhcpDiscoveryConfig = field(default_factory=DhcpDiscoveryConfig)
+    dns: DnsDiscoveryConfig = field(default_factory=DnsDiscoveryConfig)
+    media: MediaDiscoveryConfig = field(default_factory=MediaDiscoveryConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +326,59 @@ def _tpm_identity(t: Table) -> TPMIdentityConfig:
     return TPMIdentityConfig(tcti=tcti, key_handle=handle, certificate=certificate)
 
 
+def _discovery_order(table: Table) -> tuple[str, ...]:
+    order = table.strings("order", DiscoveryConfig().order)
+    for kind in order:
+        if kind not in DISCOVERY_KINDS:
+            raise ConfigurationError(
+                f"unknown source kind '{kind}' (known: {', '.join(DISCOVERY_KINDS)})",
+                table.key("order"),
+            )
+    if len(set(order)) != len(order):
+        raise ConfigurationError("names a source kind twice", table.key("order"))
+    return order
+
+
+def _dhcp_discovery(table: Table) -> DhcpDiscoveryConfig:
+    d = DhcpDiscoveryConfig()
+    found = DhcpDiscoveryConfig(
+        lease_files=table.strings("lease-files", d.lease_files),
+        drop_dir=table.path("drop-dir") or d.drop_dir,
+        query=table.boolean("query", d.query),
+    )
+    table.finish()
+    return found
+
+
+def _dns_discovery(table: Table) -> DnsDiscoveryConfig:
+    found = DnsDiscoveryConfig(domains=table.strings("domains", DnsDiscoveryConfig().domains))
+    table.finish()
+    return found
+
+
+def _media_discovery(table: Table) -> MediaDiscoveryConfig:
+    d = MediaDiscoveryConfig()
+    name = table.string("directory-name", d.directory_name) or d.directory_name
+    if "/" in name or name in (".", ".."):
+        raise ConfigurationError(
+            "is one folder name at the root of the medium", table.key("directory-name")
+        )
+    found = MediaDiscoveryConfig(
+        directory_name=name,
+        mount_command=table.strings("mount-command", d.mount_command),
+        unmount_command=table.strings("unmount-command", d.unmount_command),
+        devices=table.strings("devices", d.devices),
+    )
+    table.finish()
+    for key, command in (
+        ("mount-command", found.mount_command),
+        ("unmount-command", found.unmount_command),
+    ):
+        if not command:
+            raise ConfigurationError("is empty: name the command", table.key(key))
+    return found
+
+
 def _build(
     document: Mapping[str, Any],
     base: Path,
@@ -338,6 +441,11 @@ def _build(
     discovery = DiscoveryConfig(
         bootstrap_servers=t.strings("bootstrap-servers", dd.bootstrap_servers),
         max_redirects=t.integer("max-redirects", dd.max_redirects, minimum=0, maximum=10),
+        order=_discovery_order(t),
+        interfaces=t.strings("interfaces", dd.interfaces),
+        dhcp=_dhcp_discovery(t.table("dhcp")),
+        dns=_dns_discovery(t.table("dns")),
+        media=_media_discovery(t.table("media")),
     )
     t.finish()
 

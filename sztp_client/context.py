@@ -26,13 +26,14 @@ from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import installers
 from sztp_client.config import ClientConfig, check_trust_configuration
+from sztp_client.discovery import sources, wiring
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
 from sztp_client.files import read_bounded
 from sztp_client.identity.base import FileIdentity, TPMIdentity, build_identity
 from sztp_client.limits import KIB, MIB, Limits, TransportLimits
 from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
 from sztp_client.protocol.image_policy import RunningSystem
-from sztp_client.protocol.session_events import Source, WellKnownServers
+from sztp_client.protocol.session_events import Source
 from sztp_client.transport.http import Timeouts
 from sztp_client.trust import armor
 from sztp_client.trust.clock import Clock
@@ -72,8 +73,13 @@ class DeviceContext:
         return self.clock_source()
 
     def sources(self) -> list[Source]:
-        """The sources of bootstrapping data, in order (today the well-known servers)."""
-        return [WellKnownServers(self.servers, self.server_anchors)]
+        """The sources of bootstrapping data in the order of ``discovery.order``, built afresh
+        for every pass (removable media, DHCP, DNS, then the configured servers by default)."""
+        context = sources.DiscoveryContext(
+            self.config, self.serial_number, interfaces=self.config.discovery.interfaces
+        )
+        configured = wiring.ConfiguredServers(self.servers, self.server_anchors)
+        return list(wiring.build_sources(context, configured))
 
     def directories(self) -> list[tuple[Path, str]]:
         """The directories the client writes, with their keys (checked at start-up)."""

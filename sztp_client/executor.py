@@ -10,9 +10,11 @@ comes next and how the pass ended are the session's.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ from sztp_client import interrupt
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import report_data, scripts
 from sztp_client.context import DeviceContext
+from sztp_client.discovery import media_layout, wiring
 from sztp_client.errors import (
     BootImageError,
     ConfigApplyError,
@@ -80,6 +83,8 @@ class Executor:
         self.reboot_requested = False
         self._connections: list[tuple[BootstrapServer, str]] = []
         self._attempts: list[int] = []
+        #: per open attempt, the medium its data descends from (``file:`` URIs resolve there)
+        self._media: list[Path | None] = []
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -105,6 +110,11 @@ class Executor:
         finally:
             while self._connections:
                 self._connections.pop()[0].close()
+            for source in session.sources:  # unmount media on every path out
+                release = getattr(source, "release", None)
+                if release is not None:
+                    with contextlib.suppress(SZTPError, OSError):
+                        release()
         if ended is None:
             raise InternalError("the session ended without an outcome")
         return ended
@@ -118,9 +128,13 @@ class Executor:
     # -- the walk -----------------------------------------------------------------------------
 
     def _fetch_source(self, action: s.FetchSource) -> s.Event:
-        if not action.source.detect():
-            return s.SourceAbsent(f"{action.source.name}: not present")
-        return s.SourceFetched(tuple(action.source.fetch()))
+        source = action.source
+        if not source.detect():
+            return s.SourceAbsent(str(getattr(source, "summary", "")) or "not present")
+        found = tuple(source.fetch())
+        for finding in getattr(source, "findings", ()):
+            self.recorder.source_found(wiring.record(finding))
+        return s.SourceFetched(found, str(getattr(source, "summary", "")))
 
     def _resolve(self, action: s.Resolve) -> s.Event:
         try:
@@ -136,9 +150,12 @@ class Executor:
                 action.source, action.server, action.address, trust, action.hop
             )
         )
+        self._media.append(action.medium)
 
     def _attempt_ended(self, action: s.AttemptEnded) -> None:
         self.recorder.attempt_ended(self._attempts.pop(), action.outcome, action.error)
+        if self._media:
+            self._media.pop()
 
     def _request(self, action: s.Request) -> s.Event:
         server = self.factory(action.endpoint, action.address, action.trust)
@@ -267,10 +284,7 @@ class Executor:
 
     def _downloader(self, uri: str, destination: BinaryIO, check: Callable[[int], None]) -> bytes:
         if urlsplit(uri).scheme.lower() == "file":
-            raise BootImageError(
-                "file: download-uri refused: images from local files or removable media are "
-                "not supported yet; serve the image over https"
-            )
+            return self._copy_from_medium(uri, destination, check)
         result = download_transport.download(
             uri,
             destination,
@@ -283,6 +297,36 @@ class Executor:
             identity=self.context.identity,  # a file server asking for a client certificate
         )
         return result.sha256
+
+    def _copy_from_medium(
+        self, uri: str, destination: BinaryIO, check: Callable[[int], None]
+    ) -> bytes:
+        """A ``file:`` image: allowed only in data from a removable medium, and only a file
+        inside that medium (symbolic links and ``..`` that leave it are refused)."""
+        medium = self._media[-1] if self._media else None
+        if medium is None:
+            raise BootImageError(
+                "file: download-uri refused: allowed only in data from a removable medium, "
+                "where it names a file on that medium"
+            )
+        path = media_layout.resolve_file_uri(medium, uri)
+        digest = hashlib.sha256()
+        try:
+            source = path.open("rb")
+        except OSError as exc:
+            raise BootImageError(f"cannot read {uri[:200]!r} on the medium: {exc}") from exc
+        with source:
+            size = os.fstat(source.fileno()).st_size
+            check(size)
+            copied = 0
+            while chunk := source.read(1024 * 1024):
+                copied += len(chunk)
+                if copied > size:
+                    raise BootImageError(f"{uri[:200]!r} grew while it was copied")
+                destination.write(chunk)
+                digest.update(chunk)
+                self.recorder.progress(copied, size)
+        return digest.digest()
 
     def _script(self, action: m.RunScript) -> m.Event:
         stage: scripts.ScriptStage = "pre" if action.step is m.OnboardingStep.PRE_SCRIPT else "post"
@@ -299,7 +343,7 @@ class Executor:
                 work_parent=ensure_dir(self.config.paths.cache_dir / "scripts"),
                 environment={
                     "SZTP_SERIAL_NUMBER": self.context.serial_number,
-                    "SZTP_BOOTSTRAP_SERVER": self._connections[-1][1],
+                    "SZTP_BOOTSTRAP_SERVER": self._connections[-1][1] if self._connections else "",
                 },
             )
         except ScriptError as exc:

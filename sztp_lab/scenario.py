@@ -187,7 +187,8 @@ def make_device(
                 ["bootstrap-server-trust-anchors.pem"] if anchors else []
             ),
         },
-        "discovery": {"bootstrap-servers": list(servers)},
+        # the lab's servers only: a lab device must not look at this host's media, DHCP or DNS
+        "discovery": {"bootstrap-servers": list(servers), "order": ["configured"]},
         "paths": {
             "state-dir": "../var/lib/sztp",
             "run-dir": "../run/sztp",

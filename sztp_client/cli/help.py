@@ -9,11 +9,12 @@ from typing import Final
 EXIT_CODES: Final = """\
 exit codes:
   0    done: bootstrapped, rebooting into a new image, already bootstrapped, or disabled
-       (status: the status could be read)
+       (status: the status could be read; discover: some source yielded something)
   64   usage error on the command line
   65   data refused (not trustworthy, malformed), or a script or the configuration failed
   66   an input file named on the command line is missing or unreadable
-  69   no source gave usable bootstrapping data (run --once)
+  69   no source gave usable bootstrapping data (run --once); discover: no source
+       yielded a bootstrap server or artifacts
   70   internal error (a bug: the traceback is printed)
   75   temporary failure worth retrying (network, image download), or another run holds
        the run lock (its pid is named)

@@ -20,7 +20,7 @@ from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
 from sztp_client.errors import EXIT_SOFTWARE, UsageError
 
 #: the sub-commands, each a module of this package with ``register(subparsers)``
-COMMANDS: Final = ("run", "status", "verify")
+COMMANDS: Final = ("run", "status", "verify", "discover")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -35,7 +35,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> ArgumentParser:
     parser = ArgumentParser(
         prog="sztp-client",
         description=paragraph(
-            "Secure Zero Touch Provisioning (RFC 8572) client.  run and status read the "
+            "Secure Zero Touch Provisioning (RFC 8572) client.  run, status and discover read the "
             "configuration in /etc/sztp/client.toml (and the drop-ins in client.toml.d/ "
             "beside it) unless --config names another file.  `sztp-client COMMAND --help` "
             "tells more."

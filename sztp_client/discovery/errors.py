@@ -8,7 +8,7 @@ met while processing onboarding information and is a boot-image-error.
 
 from __future__ import annotations
 
-from sztp_client.errors import DataError
+from sztp_client.errors import DataError, TransportError
 from sztp_client.progress import ProgressType
 
 
@@ -46,3 +46,13 @@ class MediaPathError(DiscoveryError):
     """A ``file:`` URI is malformed or leads outside its medium (boot-image-error)."""
 
     progress_type = ProgressType.BOOT_IMAGE_ERROR
+
+
+class DnsQueryError(TransportError):
+    """A DNS or multicast DNS query got no usable answer: no reply in time, a malformed or
+    oversized reply, or the network refused the query (retryable: the next pass asks again)."""
+
+
+class MediaMountError(DiscoveryError):
+    """A removable medium could not be mounted or unmounted; the message says which command
+    failed and what it printed."""

@@ -11,7 +11,9 @@ enters one adds a decision event (``Another``, ``NoneLeft`` ...) that the table 
 
 What the table encodes:
 
-* sources in order; each yields bootstrap servers, each tried in order (R-004, R-005);
+* sources in order; each yields bootstrap servers, each tried in order (R-004, R-005), and
+  data it delivered itself (DNS TXT, a removable medium), processed without a server and
+  verified as data from that kind of source (R-025, R-109, R-111);
 * every address of a server in order, none after the first that answers (R-058);
 * the data is handed to an :class:`~sztp_client.protocol.onboarding.OnboardingMachine`, whose
   actions are passed on (its ``Verify`` becomes :class:`VerifyData` with the hop's source kind
@@ -21,13 +23,14 @@ What the table encodes:
   addresses across the hops of one pass (D28);
 * a complete or rebooting server ends the pass; otherwise a pass that obtained data ends
   ``failed`` and one that obtained none ``no-bootstrapping-data`` (a redirect whose targets gave
-  nothing counts as nothing).
+  nothing counts as nothing), with one notice naming every source tried and what it gave.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sztp_client.errors import DataError, SZTPError
@@ -47,9 +50,10 @@ from sztp_client.trust.verifier import Artifacts
 class _Server:
     """The server being tried in a list."""
 
-    endpoint: ServerEndpoint
+    endpoint: ServerEndpoint | None
     trust: HopTrust
     name: str
+    delivered: ev.DeliveredData | None = None
     addresses: tuple[str, ...] = ()
     nonces: tuple[bytes, ...] = ()
     tried: int = 0
@@ -65,7 +69,7 @@ class _List:
     """One list of servers: a source's, or a redirect's (then ``parent`` redirected)."""
 
     label: str
-    servers: tuple[ev.ServerCandidate, ...] | tuple[BootstrapServer, ...]
+    servers: tuple[ev.Candidate, ...] | tuple[BootstrapServer, ...]
     parent: _Server | None = None
     index: int = 0
     failed: bool = False
@@ -87,6 +91,8 @@ class Session:
     history: list[tuple[ev.SessionState, str, ev.SessionState]] = field(default_factory=list)
     _source_index: int = 0
     _lists: list[_List] = field(default_factory=list)
+    #: every source tried on this pass and what it gave, for the message of an empty pass
+    tried: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -145,17 +151,32 @@ class Session:
         return [ev.FetchSource(source)]
 
     def _end_pass(self, event: ev.NoneLeft | ev.Final) -> list[Any]:
+        out: list[Any] = []
         if self.outcome is None:
             self.outcome = RunOutcome.NOTHING
+            out.append(ev.Notice(self.nothing_found()))
         error = self.last_error if not self.outcome.ends_walk else None
-        return [ev.PassEnded(self.outcome, error)]
+        return [*out, ev.PassEnded(self.outcome, error)]
+
+    def nothing_found(self) -> str:
+        """The one message of a pass that found nothing: every source tried and why."""
+        if not self.tried:
+            return "no bootstrapping data: no source is configured (discovery.order)"
+        parts = "; ".join(f"{name}: {why}" for name, why in self.tried)
+        return f"no bootstrapping data from any source: {parts}"
 
     def _on_source_fetched(self, event: ev.SourceFetched) -> list[Any]:
         label = self.sources[self._source_index - 1].name
+        if event.servers:
+            self.tried.append((label, f"{_yielded(event.servers)}, none gave bootstrapping data"))
+        else:
+            self.tried.append((label, event.summary or "found nothing"))
         self._lists.append(_List(label, event.servers))
         return self._choose_server()
 
     def _on_source_absent(self, event: ev.SourceAbsent) -> list[Any]:
+        label = self.sources[self._source_index - 1].name
+        self.tried.append((label, event.reason or "not present"))
         return self._choose_source()
 
     # -- servers ------------------------------------------------------------------------------
@@ -176,6 +197,10 @@ class Session:
             return [ev.NoneLeft()]
         entry = lst.servers[lst.index]
         lst.index += 1
+        if isinstance(entry, ev.DeliveredData):
+            trust = HopTrust.delivered(entry.source, max_hops=self.max_hops)
+            lst.current = _Server(None, trust, entry.origin, delivered=entry)
+            return [ev.Delivered()]
         if isinstance(entry, ev.ServerCandidate):
             trust = HopTrust.first(entry.anchors, max_hops=self.max_hops)
             endpoint = entry.endpoint
@@ -204,7 +229,23 @@ class Session:
 
     def _resolve(self, event: ev.Another) -> list[Any]:
         endpoint = self._server().endpoint
+        if endpoint is None:
+            raise ProtocolError("delivered data has no server to resolve")
         return [ev.Resolve(endpoint.host, endpoint.port)]
+
+    def _deliver(self, event: ev.Delivered) -> list[Any]:
+        """Process data a source delivered: no connection, no reports, no nonce."""
+        server = self._server()
+        delivered = server.delivered
+        if delivered is None:
+            raise ProtocolError("no delivered data")
+        server.attempt_open = True
+        server.outcome = RunOutcome.FAILED
+        server.machine = m.OnboardingMachine(reports=False)
+        attempt = ev.AttemptStarted(
+            self._list().label, server.name, "-", False, server.trust.hop, delivered.medium
+        )
+        return [attempt, *self._onboard(server.machine.handle(m.Start()))]
 
     def _skip(self, event: ev.Skipped) -> list[Any]:
         return self._choose_server()
@@ -227,8 +268,20 @@ class Session:
 
     def _attempt(self, server: _Server, address: str) -> ev.AttemptStarted:
         return ev.AttemptStarted(
-            self._list().label, server.name, address, server.trust.trusted, server.trust.hop
+            self._list().label,
+            server.name,
+            address,
+            server.trust.trusted,
+            server.trust.hop,
+            self._medium(),
         )
+
+    def _medium(self) -> Path | None:
+        """The medium of the delivered data this hop descends from (none for servers)."""
+        for lst in self._lists:
+            if lst.current is not None and lst.current.delivered is not None:
+                return lst.current.delivered.medium
+        return None
 
     # -- addresses ----------------------------------------------------------------------------
 
@@ -256,6 +309,8 @@ class Session:
 
     def _request(self, event: ev.Another) -> list[Any]:
         server = self._server()
+        if server.endpoint is None:
+            raise ProtocolError("delivered data has no server to request from")
         address, nonce = server.addresses[server.tried], server.nonces[server.tried]
         server.tried += 1
         server.attempt_open = True
@@ -299,13 +354,16 @@ class Session:
         for action in actions:
             if isinstance(action, m.Verify):
                 output = server.output
-                if output is None:
+                if server.delivered is not None:
+                    artifacts = server.delivered.artifacts
+                elif output is not None:
+                    artifacts = Artifacts(
+                        conveyed_information=output.conveyed_information,
+                        owner_certificate=output.owner_certificate,
+                        ownership_voucher=output.ownership_voucher,
+                    )
+                else:
                     raise ProtocolError("nothing to verify")
-                artifacts = Artifacts(
-                    conveyed_information=output.conveyed_information,
-                    owner_certificate=output.owner_certificate,
-                    ownership_voucher=output.ownership_voucher,
-                )
                 out.append(ev.VerifyData(artifacts, server.trust.source, server.trust.nonce))
             elif isinstance(action, m.FollowRedirect):
                 continue  # taken from the machine's final state (below)
@@ -425,6 +483,7 @@ _TABLE: dict[tuple[ev.SessionState, type], tuple[ev.SessionState, _Handler]] = {
     (S.FETCHING, ev.SourceFetched): (S.NEXT_SERVER, Session._on_source_fetched),
     (S.FETCHING, ev.SourceAbsent): (S.NEXT_SOURCE, Session._on_source_absent),
     (S.NEXT_SERVER, ev.Another): (S.RESOLVING, Session._resolve),
+    (S.NEXT_SERVER, ev.Delivered): (S.ONBOARDING, Session._deliver),
     (S.NEXT_SERVER, ev.Skipped): (S.NEXT_SERVER, Session._skip),
     (S.NEXT_SERVER, ev.BoundReached): (S.NEXT_SERVER, Session._cut),
     (S.NEXT_SERVER, ev.NoneLeft): (S.SERVERS_DONE, Session._servers_done),
@@ -455,6 +514,17 @@ def transitions() -> list[tuple[str, str, str]]:
 def transition_graph() -> TransitionGraph:
     """The table as a graph, for the generated diagram in docs/architecture.md."""
     return graph_of(_TABLE, states=ev.SessionState, start=ev.SessionState.IDLE, terminal={S.DONE})
+
+
+def _yielded(candidates: Sequence[ev.Candidate]) -> str:
+    servers = sum(1 for c in candidates if isinstance(c, ev.ServerCandidate))
+    data = len(candidates) - servers
+    parts = []
+    if servers:
+        parts.append(f"{servers} server{'s' if servers != 1 else ''}")
+    if data:
+        parts.append(f"{data} set{'s' if data != 1 else ''} of bootstrapping data")
+    return " and ".join(parts)
 
 
 def _server_name(endpoint: ServerEndpoint) -> str:

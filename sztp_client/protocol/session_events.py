@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from cryptography import x509
@@ -33,11 +34,32 @@ class ServerCandidate:
     anchors: tuple[x509.Certificate, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveredData:
+    """Bootstrapping data a source handed over itself (DNS TXT records, a removable medium).
+
+    It is verified as data from ``source`` (what that kind may deliver unsigned is decided in
+    :mod:`sztp_client.trust.sources`); ``medium`` is the root of the medium it came from, the
+    only place a ``file:`` boot-image URI in it may resolve.
+    """
+
+    artifacts: Artifacts
+    source: SourceKind
+    origin: str
+    medium: Path | None = None
+
+
+#: what a source yields, in the order to try: servers to contact, data to process
+Candidate = ServerCandidate | DeliveredData
+
+
 class Source(Protocol):
-    """Where bootstrap servers (or, later, artifacts) come from (RFC 8572 §4).
+    """Where bootstrap servers or bootstrapping data come from (RFC 8572 §4).
 
     ``detect`` is cheap (is this source present at all?); ``fetch`` does the real work and
-    yields the servers to try, in order.  The executor calls both; the session only orders.
+    yields the servers to try and the data to process, in order.  The executor calls both;
+    the session only orders.  ``summary`` (optional) says what the last fetch saw, for the
+    message of a pass that found nothing.
     """
 
     @property
@@ -45,7 +67,7 @@ class Source(Protocol):
 
     def detect(self) -> bool: ...
 
-    def fetch(self) -> Sequence[ServerCandidate]: ...
+    def fetch(self) -> Sequence[Candidate]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +76,7 @@ class WellKnownServers:
 
     endpoints: tuple[ServerEndpoint, ...]
     anchors: tuple[x509.Certificate, ...] = ()
-    name: str = "well-known bootstrap server"
+    name: str = "configured"
 
     def detect(self) -> bool:
         return bool(self.endpoints)
@@ -73,7 +95,11 @@ class Begin:
 
 @dataclass(frozen=True, slots=True)
 class SourceFetched:
-    servers: tuple[ServerCandidate, ...]
+    """``servers``: the candidates, servers and delivered data; ``summary``: what the source
+    saw when it yielded nothing usable (for the message of a pass that found nothing)."""
+
+    servers: tuple[Candidate, ...]
+    summary: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +165,14 @@ class Resolve:
 
 @dataclass(frozen=True, slots=True)
 class AttemptStarted:
+    """``address`` is ``-`` for delivered data; ``medium`` the root of the medium it came from."""
+
     source: str
     server: str
     address: str
     trusted: bool
     hop: int
+    medium: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +281,11 @@ class Redirected:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivered:
+    """The next candidate is data a source delivered: process it without a server."""
+
+
+@dataclass(frozen=True, slots=True)
 class Final:
     """A server completed or is rebooting: the pass ends."""
 
@@ -271,6 +305,7 @@ INTERNAL_TYPES = (
     NoneLeft,
     Skipped,
     BoundReached,
+    Delivered,
     OnboardingEnded,
     Redirected,
     Final,
@@ -288,7 +323,10 @@ __all__ = [
     "AttemptStarted",
     "Begin",
     "BoundReached",
+    "Candidate",
     "DataReceived",
+    "Delivered",
+    "DeliveredData",
     "Disconnect",
     "Event",
     "FetchSource",

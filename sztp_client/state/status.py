@@ -66,6 +66,7 @@ class StatusRecorder:
             "bootstrapped": False,
             "updated": _now(),
             "runs": previous.get("runs", 0) if isinstance(previous, dict) else 0,
+            "sources": [],
             "attempts": [],
             "steps": [],
             "reports": [],
@@ -153,8 +154,23 @@ class StatusRecorder:
         self._emit("attempt-start", f"{'  ' * hop}{server} ({address}, {trust})", **attempt)
         return len(self.document["attempts"]) - 1
 
+    def source_found(self, finding: dict[str, Any]) -> None:
+        """What one source saw at one origin; ``outcome`` follows its attempts."""
+        found = bool(finding["bootstrap-servers"] or finding["artifacts"])
+        entry = {**finding, "outcome": "yielded" if found else "nothing"}
+        self.document.setdefault("sources", []).append(entry)
+        self.save()
+        what = ", ".join([*finding["bootstrap-servers"], *finding["artifacts"]])
+        why = finding["error"] or "; ".join(finding["rejected"]) or "nothing"
+        data = {("source" if k == "kind" else k): v for k, v in entry.items()}
+        self._emit("source", f"{finding['kind']} {finding['origin']}: {what or why}", **data)
+
     def attempt_ended(self, index: int, outcome: str, error: SZTPError | None = None) -> None:
         attempt = self.document["attempts"][index]
+        for entry in self.document.get("sources", []):
+            names = [*entry["bootstrap-servers"], f"{entry['kind']}:{entry['origin']}"]
+            if entry["kind"] == attempt["source"] and attempt["server"] in names:
+                entry["outcome"] = outcome  # what became of what this source yielded
         attempt["outcome"] = outcome
         attempt["finished"] = _now()
         if error is not None:

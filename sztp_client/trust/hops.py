@@ -71,11 +71,20 @@ class HopTrust:
     hop: int = 0
     max_hops: int = 0
     nonce: bytes | None = None
+    #: set for data a source delivered itself (DNS, removable media): no server, no nonce
+    delivered_by: SourceKind | None = None
 
     @classmethod
     def first(cls, anchors: Sequence[x509.Certificate], *, max_hops: int) -> HopTrust:
         """A configured server: trusted when anchors were configured for it."""
         return cls(tuple(anchors) or None, hop=0, max_hops=max_hops)
+
+    @classmethod
+    def delivered(cls, source: SourceKind, *, max_hops: int) -> HopTrust:
+        """Data a source handed over itself: never trusted, verified as data from ``source``."""
+        if source.trusted:
+            raise HopTrustError("only a bootstrap server reached over TLS can be trusted")
+        return cls(None, hop=0, max_hops=max_hops, delivered_by=source)
 
     @property
     def trusted(self) -> bool:
@@ -87,6 +96,8 @@ class HopTrust:
 
     @property
     def source(self) -> SourceKind:
+        if self.delivered_by is not None:
+            return self.delivered_by
         return SourceKind.TRUSTED_SERVER if self.trusted else SourceKind.UNTRUSTED_SERVER
 
     def request(self, nonce: bytes, details: DeviceDetails) -> GetBootstrappingDataInput:
@@ -127,7 +138,7 @@ class HopTrust:
         info = data.conveyed_information
         if not isinstance(info, RedirectInformation) or target not in info.bootstrap_servers:
             raise HopTrustError("the redirect target is not in this hop's redirect information")
-        if self.nonce is None:
+        if self.nonce is None and self.delivered_by is None:
             raise HopTrustError("no request was sent at this hop; its data cannot redirect")
         if not self.may_follow:
             raise HopTrustError(f"the hop limit of {self.max_hops} is reached")

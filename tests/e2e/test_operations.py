@@ -470,8 +470,9 @@ def test_image_download_gets_the_clock_of_the_run(env: Env, clock: str) -> None:
 
 
 def test_file_image_uri_is_refused(env: Env) -> None:
-    """D7: a file: download-uri is refused with a boot-image-error saying why (images from
-    removable media are not supported yet); nothing is read or installed."""
+    """D7, R-114: a file: download-uri in data from a bootstrap server is refused with a
+    boot-image-error saying why (allowed only in data from a removable medium); nothing is
+    read or installed."""
     image = env.image()
     conveyed = env.onboarding(image=image, uris=[f"file://{image.path}"])
     server = env.server(Response(signed=env.signed(conveyed), reporting_level="verbose"))
@@ -481,7 +482,7 @@ def test_file_image_uri_is_refused(env: Env) -> None:
     assert server.reports() == ["bootstrap-initiated", "boot-image-initiated", "boot-image-error"]
     message = device.status()["last-error"]["message"]
     assert "file: download-uri refused" in message
-    assert "removable media" in message
+    assert "only in data from a removable medium" in message
     assert device.status()["last-error"]["type"] == "BootImageError"
     assert not (device.slots / "next").exists()
     assert leftovers(device) == []

@@ -34,7 +34,8 @@ def test_a_pass_with_no_source_ends_with_nothing() -> None:
     session = Session([s.WellKnownServers(())])
     [fetch] = session.handle(s.Begin())
     assert isinstance(fetch, s.FetchSource) and not fetch.source.detect()
-    [ended] = session.handle(s.SourceAbsent())
+    notice, ended = session.handle(s.SourceAbsent())
+    assert notice == s.Notice("no bootstrapping data from any source: configured: not present")
     assert ended == s.PassEnded(RunOutcome.NOTHING, None)
     assert session.finished
 
@@ -54,7 +55,8 @@ def test_the_walk_in_actions() -> None:
     ended, started, request = session.handle(s.RequestFailed(error))
     assert ended == s.AttemptEnded("error", error)
     assert isinstance(request, s.Request) and request.body.nonce == b"b" * 32
-    ended, passed = session.handle(s.RequestFailed(error))
+    ended, notice, passed = session.handle(s.RequestFailed(error))
+    assert isinstance(notice, s.Notice) and "1 server, none gave" in notice.text
     assert passed == s.PassEnded(RunOutcome.NOTHING, error)
 
 

@@ -16,6 +16,8 @@ from sztp_lab.pki import make_lab_pki
 ACTIONS = (
     '[image]\ninstaller = "ab-directory"\nab-root = "slots"\n'
     '[configuration]\napplier = "file"\nfile = "device-config.json"\n'
+    # the configured servers only: a unit test asks no DHCP or DNS server and mounts nothing
+    '[discovery]\norder = ["configured"]\n'
 )
 
 
