@@ -94,6 +94,7 @@ class DhcpDiscoveryConfig:
     #: lease files read (globs); a configured list replaces these, ``[]`` means none
     lease_files: tuple[str, ...] = (
         "/var/lib/dhcp/dhclient*.leases",
+        "/var/lib/dhcp/dhclient*.lease",
         "/var/lib/dhclient/dhclient*.leases",
         "/var/lib/NetworkManager/dhclient-*.lease",
     )

@@ -26,7 +26,7 @@ from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import installers
 from sztp_client.config import ClientConfig, check_trust_configuration
-from sztp_client.discovery import sources, wiring
+from sztp_client.discovery import wiring
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
 from sztp_client.files import read_bounded
 from sztp_client.identity.base import FileIdentity, TPMIdentity, build_identity
@@ -75,9 +75,7 @@ class DeviceContext:
     def sources(self) -> list[Source]:
         """The sources of bootstrapping data in the order of ``discovery.order``, built afresh
         for every pass (removable media, DHCP, DNS, then the configured servers by default)."""
-        context = sources.DiscoveryContext(
-            self.config, self.serial_number, interfaces=self.config.discovery.interfaces
-        )
+        context = wiring.discovery_context(self.config, self.serial_number)
         configured = wiring.ConfiguredServers(self.servers, self.server_anchors)
         return list(wiring.build_sources(context, configured))
 

@@ -102,7 +102,7 @@ def _sources(config: ClientConfig) -> list[wiring.KindSource]:
     anchors = load_certificates(
         config.trust.bootstrap_server_trust_anchors, "trust.bootstrap-server-trust-anchors"
     )
-    context = sources.DiscoveryContext(config, serial, interfaces=config.discovery.interfaces)
+    context = wiring.discovery_context(config, serial)
     return wiring.build_sources(context, wiring.ConfiguredServers(tuple(endpoints), anchors))
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from sztp_client.config import DhcpDiscoveryConfig
 from sztp_client.discovery.dhclient_leases import DhcpFamily, parse_lease_file
 from sztp_client.discovery.dhcp_option import (
     MAX_LIST_BYTES,
@@ -54,6 +55,7 @@ from sztp_client.discovery.dhcp_option import (
 )
 from sztp_client.discovery.sources import Builder, DiscoveryContext, Finding
 from sztp_client.errors import DataError
+from sztp_client.files import read_bounded
 from sztp_client.limits import MIB
 from sztp_client.protocol.session_events import ServerCandidate
 
@@ -70,17 +72,14 @@ __all__ = [
     "Observation",
     "QuerySource",
     "default_interfaces",
+    "lease_domains",
     "query_v4",
     "query_v6",
 ]
 
 DEFAULT_DROP_DIR: Final = "/run/sztp/dhcp"
-DEFAULT_LEASE_GLOBS: Final = (
-    "/var/lib/dhcp/dhclient*.leases",
-    "/var/lib/dhcp/dhclient*.lease",
-    "/var/lib/dhclient/dhclient*.leases",
-    "/var/lib/NetworkManager/dhclient-*.lease",
-)
+#: the lease files read by default: the configuration's default, written once there
+DEFAULT_LEASE_GLOBS: Final = DhcpDiscoveryConfig().lease_files
 DROP_FILE_VERSION: Final = 1
 MAX_DROP_FILE_BYTES: Final = 4 * MAX_LIST_BYTES + 4096
 MAX_FILES: Final = 256
@@ -180,11 +179,7 @@ def _expand(globs: Sequence[str]) -> list[str]:
 
 
 def _read_bounded(path: str, limit: int) -> bytes:
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise DataError(f"{path} is larger than {limit} octets")
-    return data
+    return read_bounded(Path(path), limit, "the DHCP file")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +245,31 @@ class LeaseFileSource(_Recorder):
                 candidates.extend(found)
         self.observations = tuple(observations)
         return _dedupe(candidates)
+
+
+def lease_domains(
+    globs: Sequence[str] = DEFAULT_LEASE_GLOBS,
+    interfaces: Sequence[str] | None = None,
+    *,
+    max_file_bytes: int = MIB,
+) -> tuple[str, ...]:
+    """The DNS domains of the current leases (v4 options 15 and 119, v6 option 24), in the
+    order of the lease files, each once: the first domains the DNS sources search (D5).
+
+    A lease file that cannot be read or parsed gives no domains; they are a hint, and the
+    lease source reports the file's problem in its own record.
+    """
+    found: list[str] = []
+    for path in _expand(globs)[:MAX_FILES]:
+        try:
+            leases = parse_lease_file(_read_bounded(path, max_file_bytes), max_bytes=max_file_bytes)
+        except (OSError, DataError):
+            continue
+        for lease in leases.current():
+            if interfaces and lease.interface not in interfaces:
+                continue
+            found.extend(domain for domain in lease.domains if domain not in found)
+    return tuple(found)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography import x509
 
+from sztp_client.config import ClientConfig
 from sztp_client.discovery.sources import (
     CONFIGURED,
     TRUST_KIND,
@@ -150,6 +151,25 @@ def _uri(endpoint: ServerEndpoint) -> str:
     return f"https://{host}:{endpoint.port}"
 
 
+#: the kinds that search DNS domains, and so need the domains of the DHCP leases (D5)
+_DNS_KINDS = frozenset({"mdns-txt", "dns-txt", "mdns-srv", "dns-srv"})
+
+
+def discovery_context(config: ClientConfig, serial_number: str) -> DiscoveryContext:
+    """What this pass's builders may use: the configuration, the serial number, the
+    interfaces, and the DNS domains of the current DHCP leases, which the DNS kinds search
+    first (D5).  The leases are read only when a DNS kind is in ``discovery.order``."""
+    discovery = config.discovery
+    domains: tuple[str, ...] = ()
+    if _DNS_KINDS.intersection(discovery.order):
+        from sztp_client.discovery import dhcp  # noqa: PLC0415 - only when DNS is searched
+
+        domains = dhcp.lease_domains(discovery.dhcp.lease_files, discovery.interfaces or None)
+    return DiscoveryContext(
+        config, serial_number, interfaces=discovery.interfaces, lease_domains=domains
+    )
+
+
 def build_sources(
     context: DiscoveryContext,
     configured: ConfiguredServers,
@@ -176,5 +196,6 @@ __all__ = [
     "build_sources",
     "candidates",
     "describe",
+    "discovery_context",
     "record",
 ]

@@ -81,7 +81,7 @@ def test_malformed_and_oversized_lease_files_are_observations(tmp_path: Path) ->
     assert source.fetch() == []
     errors = {Path(o.origin.split()[-1]).name: o.error for o in source.observations}
     assert errors.keys() == {"big.leases"}
-    assert "larger than 1024" in str(errors["big.leases"])
+    assert "larger than the limit of 1024" in str(errors["big.leases"])
 
 
 def drop(directory: Path, name: str, **document: object) -> Path:

@@ -176,3 +176,36 @@ def test_a_pass_that_finds_nothing_names_every_source() -> None:
         "dns-srv: no such name"
     )
     assert ended == s.PassEnded(RunOutcome.NOTHING, None)
+
+
+_LEASE = (
+    "lease {\n"
+    '  interface "eth0";\n'
+    "  fixed-address 192.0.2.20;\n"
+    '  option domain-name "lab.example";\n'
+    '  option domain-search "lab.example.", "corp.example.";\n'
+    "}\n"
+)
+
+
+def test_dns_kinds_search_the_domains_of_the_dhcp_lease_first(tmp_path: Path) -> None:
+    """D5, R-105: the domains of the current DHCP lease come before resolv.conf's and the
+    configured ones; they reach the DNS builders through the discovery context."""
+    (tmp_path / "dhclient.eth0.leases").write_text(_LEASE)
+    config = parse_config(
+        '[discovery]\norder = ["dns-srv", "configured"]\n'
+        f'[discovery.dhcp]\nlease-files = ["{tmp_path}/dhclient.*.leases"]\n',
+        tmp_path,
+    )
+    context = wiring.discovery_context(config, "SN-1")
+    assert context.lease_domains == ("lab.example", "corp.example")
+
+
+def test_no_lease_is_read_when_no_dns_kind_is_searched(tmp_path: Path) -> None:
+    (tmp_path / "dhclient.eth0.leases").write_text(_LEASE)
+    config = parse_config(
+        '[discovery]\norder = ["configured"]\n'
+        f'[discovery.dhcp]\nlease-files = ["{tmp_path}/dhclient.*.leases"]\n',
+        tmp_path,
+    )
+    assert wiring.discovery_context(config, "SN-1").lease_domains == ()
