@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+import urllib3  # noqa: F401 - see below
+
 from tests.helpers.unit_guard import unit_guard
+
+# urllib3 binds a socket when first imported (its IPv6 probe): it is imported here, before any
+# test runs, so that the guard judges what a test does, not which test happened to import the
+# library first in its worker.
 
 __all__ = ["unit_guard"]
