@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
 from sztp_client.errors import ConfigurationError
 from sztp_client.identity import tpm
 
@@ -92,12 +94,48 @@ def read_pcrs(device: tpm.TPM, selection: PCRSelection) -> dict[int, bytes]:
     return device.run(read, f"read the PCRs {selection}")
 
 
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A TPM quote: the TPMS_ATTEST structure as signed, its ECDSA signature (DER), the PCR
+    selection quoted and the PCR values read with it (the evidence a verifier checks)."""
+
+    attest: bytes
+    signature: bytes
+    selection: PCRSelection
+    pcrs: dict[int, bytes]
+
+
+def quote(device: tpm.TPM, ak_handle: int, nonce: bytes, selection: PCRSelection) -> Quote:
+    """TPM2_Quote of ``selection`` with the attestation key at ``ak_handle`` (an ECC P-256
+    restricted signing key), ``nonce`` as the qualifying data (extraData), and the PCR values
+    read right after."""
+    if not 0 < len(nonce) <= 64:
+        raise ConfigurationError("the nonce must be 1 to 64 bytes", "nonce")
+    pytss = tpm.pytss_module()
+    types, constants = pytss.types, pytss.constants
+    scheme = types.TPMT_SIG_SCHEME(scheme=constants.TPM2_ALG.ECDSA)
+    scheme.details.any.hashAlg = constants.TPM2_ALG.SHA256
+
+    def run(esapi: Any) -> tuple[bytes, bytes]:
+        quoted, signature = esapi.quote(
+            device.resource(esapi, ak_handle), tpm_selection(pytss, selection), nonce, scheme
+        )
+        r = int.from_bytes(bytes(signature.signature.ecdsa.signatureR), "big")
+        s = int.from_bytes(bytes(signature.signature.ecdsa.signatureS), "big")
+        return bytes(quoted.marshal()[2:]), encode_dss_signature(r, s)
+
+    attest_bytes, der = device.run(run, f"quote the PCRs {selection}")
+    return Quote(attest_bytes, der, selection, read_pcrs(device, selection))
+
+
 __all__ = [
     "BANKS",
     "DEFAULT_SELECTION",
     "PCRSelection",
+    "Quote",
     "parse_selection",
     "pcr_digest",
+    "quote",
     "read_pcrs",
     "tpm_selection",
 ]
