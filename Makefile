@@ -53,8 +53,9 @@ bench: system-deps bench-deps $(STAMP)
 	$(PY) bench/tpm_bench.py
 
 # make demo KEEP=/tmp/sztp-demo: leave the device, its status and the logs there to look at.
+# make demo TPM=1: the device's IDevID key inside a software TPM (swtpm) instead of a file.
 demo: system-deps $(STAMP)
-	$(PY) -m sztp_lab.demo $(if $(KEEP),--keep '$(KEEP)')
+	$(PY) -m sztp_lab.demo $(if $(KEEP),--keep '$(KEEP)') $(if $(TPM),--tpm)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,6 +15,12 @@
 Only loopback is used: nothing leaves the machine.  ``--keep DIR`` (``make demo KEEP=DIR``)
 leaves the lab, the device (its configuration, state, status and slots) and the servers' logs
 under DIR for a look, and prints how to look.
+
+``--tpm`` (``make demo TPM=1``) keeps the device's IDevID key inside a software TPM: swtpm is
+started on loopback ports with its state under the demo's directory, the lab's factory helper
+provisions an ECC P-256 IDevID into it (persistent handle 0x81020000, certified by the lab's
+IDevID CA) and the device is configured with ``identity.backend = "tpm"``; the rest is the
+same, against the same servers, which require the manufacturer's client certificate.
 """
 
 from __future__ import annotations
@@ -28,12 +34,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import make_signed_set, onboarding_json, redirect_json, trust_anchor_bag
-from sztp_lab.lab import create_lab
+from sztp_lab.lab import LabLayout, create_lab
 from sztp_lab.scenario import Device, make_device, script
 from sztp_lab.server import LabBootstrapServer, LabFileServer, Response, ServerConfig
+from sztp_lab.swtpm import SoftwareTPM, swtpm_available
 
 SERIAL = "SZTP-DEMO-0001"
 IMAGE_SIZE = 8 * 1024 * 1024
@@ -69,9 +77,33 @@ def _how_to_look(root: Path, device: Device) -> None:
     print(f"  lab        {root / 'lab'}  (its PKI, the device's identity, the servers' files)")
 
 
-def demo(root: Path, *, keep: bool = False) -> int:
-    _say(f"lab and device under {root}")
+def _tpm_identity(
+    root: Path, lab: LabLayout, software_tpm: SoftwareTPM
+) -> dict[str, dict[str, Any]]:
+    """Provision the IDevID into the software TPM; the device's identity tables for it."""
+    from sztp_client.identity.tpm import TPM  # noqa: PLC0415 - only with --tpm
+    from sztp_lab.tpm_factory import DEFAULT_HANDLE, provision_idevid  # noqa: PLC0415
+
+    software_tpm.start()
+    with TPM(software_tpm.tcti) as tpm:  # closed before the device connects: one at a time
+        provisioned = provision_idevid(tpm, lab.pki.idevid_ca, SERIAL, handle=DEFAULT_HANDLE)
+    certificate = root / "tpm-idevid.pem"
+    certificate.write_bytes(provisioned.pem_chain())
+    print(f"software TPM      {software_tpm.tcti}  (IDevID key at {provisioned.handle_text})")
+    return {
+        "identity": {"backend": "tpm"},
+        "identity.tpm": {
+            "tcti": software_tpm.tcti,
+            "key-handle": provisioned.handle_text,
+            "certificate": str(certificate),
+        },
+    }
+
+
+def demo(root: Path, *, keep: bool = False, use_tpm: bool = False) -> int:
+    _say(f"lab and device under {root}" + (", IDevID key in a software TPM" if use_tpm else ""))
     lab = create_lab(root / "lab", serial_number=SERIAL)
+    software_tpm = SoftwareTPM(root / "swtpm") if use_tpm else None
     images = root / "images"
     images.mkdir()
     image = images / "labos-2.0.img"
@@ -85,6 +117,7 @@ def demo(root: Path, *, keep: bool = False) -> int:
     onboarding_server: LabBootstrapServer | None = None
     redirect_server: LabBootstrapServer | None = None
     try:
+        extra = _tpm_identity(root, lab, software_tpm) if software_tpm is not None else None
         device_log = root / "device" / "scripts.log"
         onboarding = onboarding_json(
             os_name="LabOS",
@@ -131,6 +164,7 @@ def demo(root: Path, *, keep: bool = False) -> int:
             idevid=lab.idevid,
             servers=[redirect_server.url],
             server_trust_anchors=[lab.server_root.cert],
+            extra=extra,
         )
         first = _run_device(device, "first boot")
         second = _run_device(device, "after the simulated reboot")
@@ -156,6 +190,8 @@ def demo(root: Path, *, keep: bool = False) -> int:
         for server in (redirect_server, onboarding_server, files):
             if server is not None:
                 server.stop()
+        if software_tpm is not None:
+            software_tpm.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,7 +202,15 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="make the lab, the device and the logs under DIR (new or empty) and leave them there",
     )
+    parser.add_argument(
+        "--tpm",
+        action="store_true",
+        help="keep the IDevID key in a software TPM (swtpm) instead of a key file",
+    )
     args = parser.parse_args(argv)
+    if args.tpm and not swtpm_available():
+        print("demo: --tpm needs swtpm (Debian package swtpm)", file=sys.stderr)
+        return 2
     if args.keep is not None:
         keep: Path = args.keep
         if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
@@ -175,10 +219,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         keep.mkdir(parents=True, exist_ok=True)
-        return demo(keep.resolve(), keep=True)
+        return demo(keep.resolve(), keep=True, use_tpm=args.tpm)
     root = Path(tempfile.mkdtemp(prefix="sztp-demo-"))
     try:
-        return demo(root)
+        return demo(root, use_tpm=args.tpm)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

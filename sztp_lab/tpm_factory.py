@@ -281,3 +281,41 @@ __all__ = [
     "provision_idevid",
     "write_certificates_nv",
 ]
+
+
+#: where the factory persists the attestation key
+DEFAULT_AK_HANDLE = 0x81010002
+
+
+def provision_attestation_key(
+    tpm: TPM, handle: int = DEFAULT_AK_HANDLE
+) -> ec.EllipticCurvePublicKey:
+    """An attestation key: an ECC P-256 restricted signing key (ECDSA with SHA-256), a primary
+    key of the endorsement hierarchy (so bound to the TPM's endorsement seed, made inside the
+    TPM, fixedTPM), persisted at ``handle`` (replacing what is there).  A restricted key signs
+    only what the TPM itself produced (quotes), never an outside digest that looks like one.
+    Returns its public key, which the verifier is given."""
+    parse_handle(handle)
+    pytss = pytss_module()
+    types, constants = pytss.types, pytss.constants
+    esapi = tpm.esapi
+    try:
+        existing = esapi.tr_from_tpmpublic(handle)
+    except pytss.TSS2_Exception:
+        existing = None
+    if existing is not None:
+        esapi.evict_control(constants.ESYS_TR.OWNER, existing, handle)
+    template = types.TPM2B_PUBLIC.parse(
+        "ecc256:ecdsa-sha256:null",
+        objectAttributes=_attributes(
+            pytss, "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign"
+        ),
+    )
+    primary, public, _, _, _ = esapi.create_primary(
+        types.TPM2B_SENSITIVE_CREATE(), template, primary_handle=constants.ESYS_TR.ENDORSEMENT
+    )
+    with tpm.transient(primary):
+        esapi.evict_control(constants.ESYS_TR.OWNER, primary, handle)
+    key = serialization.load_pem_public_key(public.publicArea.to_pem())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key

@@ -20,7 +20,7 @@ from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
 from sztp_client.errors import EXIT_SOFTWARE, UsageError
 
 #: the sub-commands, each a module of this package with ``register(subparsers)``
-COMMANDS: Final = ("run", "status", "verify", "discover")
+COMMANDS: Final = ("run", "status", "verify", "discover", "identity")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -237,6 +237,13 @@ class TPMIdentity:
         key, chain = self._opened()
         return TPMRecipientKey(key, chain[0])
 
+    @property
+    def device(self) -> tpm.TPM:
+        """The TPM the key is in (opened now if needed); for PCR reads and quotes."""
+        self._opened()
+        assert self._tpm is not None
+        return self._tpm
+
     def close(self) -> None:
         if self._tpm is not None:
             self._tpm.close()
