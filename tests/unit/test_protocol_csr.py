@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from sztp_client.actions.ldevid import LDevIDKeyStore, LDevIDMismatchError
 from sztp_client.errors import CSRRequestError
+from sztp_client.model import csr as csr_offer
 from sztp_client.protocol import csr
 
 SUBJECT = x509.Name(
@@ -43,7 +44,7 @@ def _request(
 
 
 def test_r124_offer_lists_ec_rsa_and_p10_only() -> None:
-    support = csr.csr_support_json()
+    support = csr_offer.csr_support_json()
     algorithms = support["key-generation"]["supported-algorithms"]["algorithm-identifier"]  # type: ignore[index]
     names = [
         asn1_keys.PublicKeyAlgorithm.load(base64.b64decode(a))["algorithm"].native
@@ -53,7 +54,7 @@ def test_r124_offer_lists_ec_rsa_and_p10_only() -> None:
     assert support["csr-generation"] == {
         "supported-formats": {"format-identifier": ["ietf-ztp-types:p10-csr"]}
     }
-    assert "ztp:p10-csr" in csr.csr_support_xml()
+    assert "ztp:p10-csr" in csr_offer.csr_support_xml()
 
 
 def test_r125_find_csr_request_in_error_info() -> None:
