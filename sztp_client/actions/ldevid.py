@@ -10,15 +10,19 @@ tells whether it certifies the new key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from sztp_client.errors import CSRRequestError, DataError
+from sztp_client.errors import CSRRequestError, DataError, ServerError
 from sztp_client.files import read_bounded
+from sztp_client.model.rpc import GetBootstrappingDataInput
+from sztp_client.progress import ProgressType
+from sztp_client.protocol import csr
 from sztp_client.state.store import write_atomic
 
 MAX_LDEVID_CERT_OCTETS = 64 * 1024
@@ -28,6 +32,8 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 class LDevIDMismatchError(DataError):
     """The installed LDevID certificate does not certify the key made for the CSR."""
+
+    progress_type = ProgressType.BOOTSTRAP_ERROR
 
     diagnosis = "the certificate written to SZTP_LDEVID_CERT is not for the device's new key"
 
@@ -109,3 +115,56 @@ class LDevIDKeyStore:
                 f"{self.cert_path}: the LDevID certificate does not certify the new key"
             )
         return True
+
+
+def csr_request_of(error: Exception) -> Mapping[str, object] | None:
+    """The csr-request of a server's 400 reply, if that is what ``error`` is."""
+    if not isinstance(error, ServerError) or error.status != 400:
+        return None
+    return csr.find_csr_request(error.error_info)
+
+
+def answer(
+    first: GetBootstrappingDataInput,
+    request: Mapping[str, object],
+    rounds: int,
+    store: LDevIDKeyStore,
+    idevid_subject: bytes,
+) -> GetBootstrappingDataInput:
+    """The request that answers ``request`` (round ``rounds``): a fresh key in ``store`` (the
+    previous round's deleted) and a p10-csr over it; csr-support is not sent again.  A
+    refused csr-request deletes any key made and raises :class:`CSRRequestError`."""
+    if rounds > csr.MAX_CSR_ROUNDS:
+        store.delete()
+        raise CSRRequestError(
+            f"the server asked for a certificate request {rounds} times; at most "
+            f"{csr.MAX_CSR_ROUNDS} rounds are answered"
+        )
+    try:
+        asked = csr.parse_csr_request(request)
+        if asked.algorithm is None:
+            raise CSRRequestError(
+                "the csr-request has no key-generation: the device signs requests only with a "
+                "new key"
+            )
+        if asked.cert_req_info is not None:
+            csr.load_cert_req_info(asked.cert_req_info, asked.algorithm)
+        store.generate(asked.algorithm)
+        der = csr.build_p10_csr(
+            algorithm=asked.algorithm,
+            spki_der=store.spki_der(),
+            sign=store.sign,
+            cert_req_info=asked.cert_req_info,
+            subject_der=idevid_subject,
+        )
+    except CSRRequestError:
+        store.delete()
+        raise
+    return replace(first, csr_support=False, p10_csr=der)
+
+
+def script_environment(store: LDevIDKeyStore | None) -> dict[str, str]:
+    """``SZTP_LDEVID_KEY`` and ``SZTP_LDEVID_CERT`` for the scripts, once a key was made."""
+    if store is None or not store.key_path.exists():
+        return {}
+    return {"SZTP_LDEVID_KEY": str(store.key_path), "SZTP_LDEVID_CERT": str(store.cert_path)}

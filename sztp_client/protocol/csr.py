@@ -132,12 +132,24 @@ def build_p10_csr(
 ) -> bytes:
     """A DER PKCS#10 CertificationRequest.
 
-    With ``cert_req_info`` the server's structure is signed exactly as given (its own public
-    key field included, as RFC 9646 says); without, the request carries ``spki_der`` and the
+    With ``cert_req_info`` the server's structure is signed as given: version, subject and
+    attributes byte for byte, with the new key in its public key field (the server chose
+    the algorithm but cannot know the key made for this round); without, the request carries ``spki_der`` and the
     IDevID's subject (``subject_der``)."""
     if cert_req_info is not None:
-        load_cert_req_info(cert_req_info, algorithm)
-        info_der = cert_req_info
+        given = load_cert_req_info(cert_req_info, algorithm)
+        if given["subject_pk_info"].dump() == spki_der:
+            info_der = cert_req_info  # already carries the new key: signed byte for byte
+        else:  # the server cannot know a key made just now: only the key field is filled in
+            filled = asn1_csr.CertificationRequestInfo(
+                {
+                    "version": given["version"],
+                    "subject": given["subject"],
+                    "subject_pk_info": asn1_keys.PublicKeyInfo.load(spki_der),
+                    "attributes": given["attributes"],
+                }
+            )
+            info_der = filled.dump()
     else:
         try:
             info = asn1_csr.CertificationRequestInfo(

@@ -221,3 +221,26 @@ def test_d23_installed_ldevid_must_match_new_key(tmp_path: Path) -> None:
     store.cert_path.write_bytes(b"garbage")
     with pytest.raises(LDevIDMismatchError):
         store.check_certificate()
+
+
+def test_r128_cert_req_info_subject_kept_byte_for_byte_with_the_new_key(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.generate("ec-p256")
+    placeholder = ec.generate_private_key(ec.SECP256R1()).public_key()
+    info = _cert_req_info(
+        placeholder.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    der = csr.build_p10_csr(
+        algorithm="ec-p256",
+        spki_der=store.spki_der(),
+        sign=store.sign,
+        cert_req_info=info,
+        subject_der=SUBJECT.public_bytes(),
+    )
+    made = asn1_csr.CertificationRequest.load(der)["certification_request_info"]
+    given = asn1_csr.CertificationRequestInfo.load(info)
+    assert made["subject"].dump() == given["subject"].dump()
+    assert made["subject_pk_info"].dump() == store.spki_der()
+    assert x509.load_der_x509_csr(der).is_signature_valid
