@@ -134,8 +134,8 @@ def build_p10_csr(
 
     With ``cert_req_info`` the server's structure is signed as given: version, subject and
     attributes byte for byte, with the new key in its public key field (the server chose
-    the algorithm but cannot know the key made for this round); without, the request carries ``spki_der`` and the
-    IDevID's subject (``subject_der``)."""
+    the algorithm but cannot know the key made for this round); without, the request
+    carries ``spki_der`` and the IDevID's subject (``subject_der``)."""
     if cert_req_info is not None:
         given = load_cert_req_info(cert_req_info, algorithm)
         if given["subject_pk_info"].dump() == spki_der:
