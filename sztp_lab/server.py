@@ -1200,8 +1200,10 @@ class _BootstrapHandler(_Handler):
                 offered, p10 = csr_members(body)
             except CSRRefused as exc:
                 raise _Refused(400, "malformed-message", str(exc)) from None
-            record["input"]["csr-support"] = offered
-            record["input"]["p10-csr"] = _b64(p10) if p10 is not None else None
+            if offered:  # only when present, so records without them stay as they were
+                record["input"]["csr-support"] = True
+            if p10 is not None:
+                record["input"]["p10-csr"] = _b64(p10)
         config = self.lab.config
         serial = record["client_serial"]
         response = config.responses.get(serial) if serial is not None else None
