@@ -47,12 +47,24 @@ IDENTITY_BACKENDS = ("file", "tpm", "auto")
 
 
 @dataclass(frozen=True, slots=True)
+class LDevIDConfig:
+    """The [identity.ldevid] table: RFC 9646 certificate requests to trusted servers."""
+
+    enabled: bool = False
+    #: the new key's file (mode 0600); default ``<paths.state-dir>/ldevid/key.pem``
+    key_file: Path | None = None
+    #: where the post-configuration script writes the LDevID; default ``.../ldevid/cert.pem``
+    certificate: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityConfig:
     backend: str = "file"
     certificate: Path | None = None
     key: Path | None = None
     password_file: Path | None = None
     tpm: TPMIdentityConfig = field(default_factory=TPMIdentityConfig)
+    ldevid: LDevIDConfig = field(default_factory=LDevIDConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +316,16 @@ def check_trust_configuration(trust: TrustConfig) -> None:
     raise ConfigurationError(explained, "trust.voucher-signer-trust-anchors")
 
 
+def _ldevid(t: Table) -> LDevIDConfig:
+    result = LDevIDConfig(
+        enabled=t.boolean("enabled", False),
+        key_file=t.path("key-file"),
+        certificate=t.path("certificate"),
+    )
+    t.finish()
+    return result
+
+
 def _tpm_identity(t: Table) -> TPMIdentityConfig:
     defaults = TPMIdentityConfig()
     if not t.data:  # status and the like never load the TPM module (nor cryptography)
@@ -406,6 +428,7 @@ def _build(
         key=t.path("key"),
         password_file=t.path("password-file"),
         tpm=_tpm_identity(t.table("tpm")),
+        ldevid=_ldevid(t.table("ldevid")),
     )
     t.finish()
     if (identity.certificate is None) != (identity.key is None):

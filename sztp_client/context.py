@@ -25,6 +25,7 @@ from sztp_client import preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import installers
+from sztp_client.actions.ldevid import LDevIDKeyStore
 from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.discovery import wiring
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
@@ -68,6 +69,10 @@ class DeviceContext:
     clock_source: Callable[[], Clock]
     #: opens encrypted artifacts with the identity's key (None without an identity)
     decryptor: EnvelopeDecryptor | None = None
+    #: RFC 9646: the key file store for a requested LDevID (None unless identity.ldevid.enabled)
+    ldevid: LDevIDKeyStore | None = None
+    #: the IDevID's subject (DER), mirrored by a CSR the server gave no cert-req-info for
+    idevid_subject: bytes = b"\x30\x00"
 
     def clock(self) -> Clock:
         return self.clock_source()
@@ -153,6 +158,19 @@ def build_context(config: ClientConfig) -> DeviceContext:
         applier=applier,
         clock_source=_trusted_now if trusted_clock else Clock.untrusted,
         decryptor=EnvelopeDecryptor(identity.recipient_key()) if identity is not None else None,
+        ldevid=_ldevid_store(config),
+        idevid_subject=idevid.subject.public_bytes() if idevid is not None else b"\x30\x00",
+    )
+
+
+def _ldevid_store(config: ClientConfig) -> LDevIDKeyStore | None:
+    settings = config.identity.ldevid
+    if not settings.enabled:
+        return None
+    base = config.paths.state_dir / "ldevid"
+    return LDevIDKeyStore(
+        key_path=settings.key_file or base / "key.pem",
+        cert_path=settings.certificate or base / "cert.pem",
     )
 
 

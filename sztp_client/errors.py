@@ -367,3 +367,11 @@ class ConfigApplyError(SZTPError):
 
     progress_type = ProgressType.CONFIG_ERROR
     exit_code = EXIT_DATAERR
+
+
+class CSRRequestError(DataError):
+    """A bootstrap server's RFC 9646 csr-request cannot be honoured (an algorithm or format
+    the device did not offer, a cert-req-info whose key algorithm differs from the selected
+    one, or malformed content); no CSR is sent."""
+
+    diagnosis = "the bootstrap server asked for a certificate request the device did not offer"

@@ -20,13 +20,16 @@ from urllib.parse import urlsplit
 
 from sztp_client import interrupt
 from sztp_client.actions import image as image_actions
+from sztp_client.actions import ldevid as csr_rounds
 from sztp_client.actions import report_data, scripts
+from sztp_client.actions.ldevid import LDevIDMismatchError
 from sztp_client.context import DeviceContext
 from sztp_client.discovery import media_layout, wiring
 from sztp_client.errors import (
     BootImageError,
     ConfigApplyError,
     ConfigurationError,
+    CSRRequestError,
     DataError,
     InternalError,
     ReportRejectedError,
@@ -158,17 +161,34 @@ class Executor:
             self._media.pop()
 
     def _request(self, action: s.Request) -> s.Event:
-        server = self.factory(action.endpoint, action.address, action.trust)
-        try:
-            output = server.get_bootstrapping_data(action.body)
-        except (TransportError, DataError) as exc:
-            server.close()
-            return s.RequestFailed(exc)
-        except BaseException:
-            server.close()
-            raise
-        self._connections.append((server, action.server))
-        return s.DataReceived(output)
+        body = action.body
+        rounds = 0
+        while True:
+            server = self.factory(action.endpoint, action.address, action.trust)
+            try:
+                output = server.get_bootstrapping_data(body)
+            except (TransportError, DataError) as exc:
+                server.close()
+                asked = csr_rounds.csr_request_of(exc) if action.body.csr_support else None
+                if asked is None or self.context.ldevid is None:
+                    return s.RequestFailed(exc)
+                rounds += 1
+                try:  # RFC 9646: answer with a fresh key's p10-csr, then ask again
+                    body = csr_rounds.answer(
+                        action.body, asked, rounds, self.context.ldevid, self.context.idevid_subject
+                    )
+                except CSRRequestError as refused:
+                    self.recorder.info(f"certificate request refused: {refused.message}")
+                    return s.RequestFailed(refused)
+                self.recorder.info(
+                    f"certificate request {rounds}: new key at {self.context.ldevid.key_path}"
+                )
+                continue
+            except BaseException:
+                server.close()
+                raise
+            self._connections.append((server, action.server))
+            return s.DataReceived(output)
 
     def _disconnect(self, action: s.Disconnect) -> None:
         self._connections.pop()[0].close()
@@ -344,10 +364,17 @@ class Executor:
                 environment={
                     "SZTP_SERIAL_NUMBER": self.context.serial_number,
                     "SZTP_BOOTSTRAP_SERVER": self._connections[-1][1] if self._connections else "",
+                    **csr_rounds.script_environment(self.context.ldevid),
                 },
             )
         except ScriptError as exc:
             return m.StepFailed(action.step, exc)
+        if stage == "post" and self.context.ldevid is not None:
+            try:  # the LDevID the script installed must certify the new key (before complete)
+                if self.context.ldevid.check_certificate():
+                    self.recorder.info(f"LDevID installed at {self.context.ldevid.cert_path}")
+            except LDevIDMismatchError as exc:
+                return m.StepFailed(action.step, exc)
         return m.StepSucceeded(action.step, warning=result.warning, output=result.output)
 
     def _commit(self, action: m.CommitConfiguration) -> m.Event:

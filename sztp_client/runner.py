@@ -152,7 +152,12 @@ class Runner:
         running = self.context.running_system()
         session = Session(
             self.context.sources(),
-            DeviceDetails(self.config.device.hardware_model, running.os_name, running.os_version),
+            DeviceDetails(
+                self.config.device.hardware_model,
+                running.os_name,
+                running.os_version,
+                csr_support=self.context.ldevid is not None,
+            ),
             max_hops=self.config.discovery.max_redirects,
             max_redirect_addresses=self.config.limits.redirect_addresses,
         )

@@ -51,6 +51,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from sztp_lab.artifacts import SignedSet
+from sztp_lab.csr import CSRPolicy, CSRRefused, csr_members
 from sztp_lab.https import DRAIN_LIMIT, HTTPSServer, load_server_identity
 from sztp_lab.pki import Issued, pem_bundle
 
@@ -494,6 +495,8 @@ class Response:
     media_type: str | None = None
     body_override: bytes | None = None
     delay: float = 0.0
+    #: RFC 9646: ask this device for certificate requests first (see sztp_lab.csr)
+    csr: CSRPolicy | None = None
 
     @property
     def has_signed(self) -> bool:
@@ -1192,6 +1195,15 @@ class _BootstrapHandler(_Handler):
             "os-version": request.os_version,
             "nonce": _b64(request.nonce) if request.nonce is not None else None,
         }
+        if media_type != XML_MEDIA_TYPE:  # RFC 9646 members, for the log (D18 checks)
+            try:
+                offered, p10 = csr_members(body)
+            except CSRRefused as exc:
+                raise _Refused(400, "malformed-message", str(exc)) from None
+            if offered:  # only when present, so records without them stay as they were
+                record["input"]["csr-support"] = True
+            if p10 is not None:
+                record["input"]["p10-csr"] = _b64(p10)
         config = self.lab.config
         serial = record["client_serial"]
         response = config.responses.get(serial) if serial is not None else None
@@ -1203,6 +1215,8 @@ class _BootstrapHandler(_Handler):
         if response.delay > 0:
             self.lab._stopping.wait(response.delay)
         answer_type = response.media_type or self._answer_type
+        if response.csr is not None and not self._csr_round(response, body, media_type, record):
+            return
         if response.body_override is not None:
             record["answer"] = "override"
             record["status"] = response.status
@@ -1250,6 +1264,32 @@ class _BootstrapHandler(_Handler):
             raise _Refused(404, "invalid-value", f"no bootstrapping data for device {serial}")
         record["status"] = 200
         self._send(200, document, answer_type)
+
+    def _csr_round(
+        self, response: Response, body: bytes, media_type: str, record: dict[str, Any]
+    ) -> bool:
+        """Answer a CSR round (False: answered here) or let the data go out (True), with the
+        LDevID's onboarding information as the unsigned data once a request was accepted."""
+        policy = response.csr
+        if policy is None or media_type == XML_MEDIA_TYPE:
+            return True
+        offered, p10 = csr_members(body)
+        try:
+            data = policy.answer(record["client_serial"] or "", offered, p10)
+        except CSRRefused as exc:
+            raise _Refused(400, "invalid-value", str(exc)) from None
+        if data is None:
+            record["answer"] = "csr-request"
+            record["status"] = 400
+            self._send(400, policy.csr_request(), JSON_MEDIA_TYPE)
+            return False
+        record["answer"] = "ldevid"
+        record["status"] = 200
+        document = output_document(
+            data, None, None, response.reporting_level, response.media_type or self._answer_type
+        )
+        self._send(200, document, response.media_type or self._answer_type)
+        return False
 
     @staticmethod
     def _signed(response: Response, nonce: bytes | None) -> SignedSet | None:

@@ -24,6 +24,7 @@ from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
 from sztp_client.encoding.xml import XMLKind, XMLSchemaNode, load_xml, split_tag, xml_to_json_tree
 from sztp_client.encoding.yang_types import decode_base64, encode_base64
 from sztp_client.errors import EncodingError, ModelError
+from sztp_client.model.csr import CSR_MODULE, CSR_NAMESPACE, csr_support_json, csr_support_xml
 from sztp_client.progress import ProgressType
 
 __all__ = [
@@ -110,8 +111,14 @@ class GetBootstrappingDataInput:
     os_name: str | None = None
     os_version: str | None = None
     nonce: bytes | None = None
+    #: RFC 9646: offer to answer a csr-request (trusted servers only), or carry the
+    #: PKCS#10 request (DER) that answers one; the two are mutually exclusive.
+    csr_support: bool = False
+    p10_csr: bytes | None = None
 
     def __post_init__(self) -> None:
+        if self.csr_support and self.p10_csr is not None:
+            raise ModelError("input", "csr-support and p10-csr are mutually exclusive")
         for name in ("hw_model", "os_name", "os_version"):
             value = getattr(self, name)
             if value is not None:
@@ -136,6 +143,10 @@ class GetBootstrappingDataInput:
                 body[name] = value
         if self.nonce is not None:
             body["nonce"] = encode_base64(self.nonce)
+        if self.csr_support:
+            body[f"{CSR_MODULE}:csr-support"] = csr_support_json()
+        if self.p10_csr is not None:
+            body[f"{CSR_MODULE}:p10-csr"] = encode_base64(self.p10_csr)
         return _dump({_INPUT: body})
 
     def to_xml(self) -> bytes:
@@ -152,6 +163,12 @@ class GetBootstrappingDataInput:
                 leaves.append(_xml_leaf(name, value))
         if self.nonce is not None:
             leaves.append(_xml_leaf("nonce", encode_base64(self.nonce)))
+        if self.csr_support:
+            leaves.append(csr_support_xml())
+        if self.p10_csr is not None:
+            leaves.append(
+                f'<p10-csr xmlns="{CSR_NAMESPACE}">{encode_base64(self.p10_csr)}</p10-csr>'
+            )
         return _xml_document(leaves)
 
 

@@ -42,6 +42,8 @@ class DeviceDetails:
     hw_model: str | None = None
     os_name: str | None = None
     os_version: str | None = None
+    #: offer RFC 9646 certificate requests (sent to trusted servers only)
+    csr_support: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class HopTrust:
             os_name=details.os_name,
             os_version=details.os_version,
             nonce=nonce,
+            csr_support=details.csr_support,
         )
 
     def credentials(self, basic_auth: tuple[str, str] | None) -> tuple[str, str] | None:
