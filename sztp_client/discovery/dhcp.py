@@ -147,6 +147,16 @@ class _Recorder:
             return decode_v4(payload)
         return decode_v6(payload)
 
+    def _observe_payload(
+        self, origin: str, interface: str | None, payload: bytes | None
+    ) -> tuple[Observation, list[ServerCandidate]]:
+        """What one option payload (``None``: no option) gives, as an observation."""
+        try:
+            decoded = self._decode(payload) if payload is not None else None
+        except DataError as exc:
+            return Observation(origin, interface, error=str(exc)), []
+        return _observe(origin, interface, decoded)
+
 
 def _observe(
     origin: str, interface: str | None, decoded: BootstrapServerList | None
@@ -316,12 +326,7 @@ class DropFileSource(_Recorder):
                 continue
             if self.interfaces is not None and interface not in self.interfaces:
                 continue
-            try:
-                decoded = self._decode(payload) if payload is not None else None
-            except DataError as exc:
-                observations.append(Observation(origin, interface, error=str(exc)))
-                continue
-            observation, found = _observe(origin, interface, decoded)
+            observation, found = self._observe_payload(origin, interface, payload)
             observations.append(observation)
             candidates.extend(found)
         self.observations = tuple(observations)
@@ -399,12 +404,7 @@ class QuerySource(_Recorder):
             if error is not None:
                 observations.append(Observation(origin, interface, error=error))
                 continue
-            try:
-                decoded = self._decode(payload) if payload is not None else None
-            except DataError as exc:
-                observations.append(Observation(origin, interface, error=str(exc)))
-                continue
-            observation, found = _observe(origin, interface, decoded)
+            observation, found = self._observe_payload(origin, interface, payload)
             observations.append(observation)
             candidates.extend(found)
         self.observations = tuple(observations)
