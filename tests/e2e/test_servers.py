@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import errno
 import json
 import os
 import shutil
@@ -800,6 +801,31 @@ def _refusing(address: str, port: int) -> socket.socket:
     return sock
 
 
+def _server_with_refusing_peers(
+    env: Env, default: Response, order: Sequence[str], live_at: int
+) -> tuple[LabBootstrapServer, list[socket.socket]]:
+    """A lab server on ``order[live_at]`` and refusing sockets on every other address, all on the
+    same port. The server's port is free on its own address only; another test running in
+    parallel may hold it on one of the others, so a clash picks a new port."""
+    for _ in range(20):
+        server = _bootstrap_server(env, default, host=order[live_at])
+        refusing: list[socket.socket] = []
+        try:
+            for i, address in enumerate(order):
+                if i != live_at:
+                    refusing.append(_refusing(address, server.port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            for sock in refusing:
+                sock.close()
+            server.stop()
+            env.servers.remove(server)
+            continue
+        return server, refusing
+    raise AssertionError("no port free on every address of the host name after 20 tries")
+
+
 @pytest.mark.parametrize("live", ["last", "first", "middle"])
 def test_every_address_of_a_host_name_until_one_answers(env: Env, live: str) -> None:
     """R-058: a redirect to a host name with four addresses (IPv6 and IPv4): they are tried in
@@ -809,10 +835,9 @@ def test_every_address_of_a_host_name_until_one_answers(env: Env, live: str) -> 
     order = _resolved_order(wrapper)
     assert sorted(order) == sorted(NAME_ADDRESSES), order
     live_at = {"first": 0, "middle": 2, "last": len(order) - 1}[live]
-    server = _bootstrap_server(
-        env, Response(signed=env.signed(env.onboarding())), host=order[live_at]
+    server, refusing = _server_with_refusing_peers(
+        env, Response(signed=env.signed(env.onboarding())), order, live_at
     )
-    refusing = [_refusing(a, server.port) for i, a in enumerate(order) if i != live_at]
     try:
         redirect = env.server(Response(unsigned=env.unsigned(env.redirect_to(server, host=NAME))))
         device = env.device([redirect], extra=_extra())
