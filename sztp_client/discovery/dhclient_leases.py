@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Final
+
+import msgspec
 
 from sztp_client.discovery.dhcp_option import (
     MAX_ENTRIES,
@@ -58,8 +59,7 @@ class DhcpFamily(enum.StrEnum):
     V6 = "dhcpv6"
 
 
-@dataclass(frozen=True, slots=True)
-class LeaseOptionNames:
+class LeaseOptionNames(msgspec.Struct, frozen=True):
     """The option names looked up in a lease; the first name present wins.
 
     ``unknown-143`` and ``dhcp6.unknown-136`` are how dhclient names the options when they were
@@ -72,8 +72,11 @@ class LeaseOptionNames:
     domains_v6: tuple[str, ...] = ("dhcp6.domain-search",)
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
+DEFAULT_OPTION_NAMES: Final = LeaseOptionNames()
+"""dhclient's own names for the options (and those of undeclared options)."""
+
+
+class Lease(msgspec.Struct, frozen=True):
     """One complete lease block.
 
     ``block`` is its position among the file's lease blocks (from 0); ``sztp_redirect`` the
@@ -97,8 +100,7 @@ class Lease:
         return decode_v6(self.sztp_redirect, max_entries=max_entries)
 
 
-@dataclass(frozen=True, slots=True)
-class LeaseFile:
+class LeaseFile(msgspec.Struct, frozen=True):
     """Every complete lease block of a file in file order, and what was dropped and why."""
 
     leases: tuple[Lease, ...]
@@ -123,7 +125,7 @@ class LeaseFile:
 def parse_lease_file(
     data: bytes,
     *,
-    names: LeaseOptionNames = LeaseOptionNames(),
+    names: LeaseOptionNames = DEFAULT_OPTION_NAMES,
     max_bytes: int = MAX_LEASE_FILE_BYTES,
 ) -> LeaseFile:
     """Read an ISC dhclient lease file (v4 ``lease`` and v6 ``lease6`` blocks).
@@ -159,22 +161,19 @@ _STRING: Final = "string"  # text is the body between the quotes, escapes not ye
 _PUNCT: Final = "punct"
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(msgspec.Struct, frozen=True):
     kind: str
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Statement:
+class _Statement(msgspec.Struct, frozen=True):
     head: tuple[_Token, ...]
     body: tuple[_Statement, ...] | None = None
 
 
-@dataclass(slots=True)
-class _Open:
+class _Open(msgspec.Struct):
     head: tuple[_Token, ...]
-    body: list[_Statement] = field(default_factory=list)
+    body: list[_Statement] = msgspec.field(default_factory=list)
 
 
 def _tokenize(text: str) -> tuple[list[_Token], list[str]]:

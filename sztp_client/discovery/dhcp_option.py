@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from sztp_client.discovery.errors import DhcpOptionError, NothingUsableError
 from sztp_client.errors import ModelError, SizeLimitError
@@ -60,8 +61,7 @@ _HEX_ESCAPE: Final = re.compile(r"[0-9A-Fa-f]{1,2}")
 _NAMED_ESCAPES: Final = {"t": 9, "r": 13, "n": 10, "b": 8}
 
 
-@dataclass(frozen=True, slots=True)
-class IgnoredEntry:
+class IgnoredEntry(msgspec.Struct, frozen=True):
     """One entry of a bootstrap-server-list that was not used, and why (R-100).
 
     ``index`` counts entries from 0, ``offset`` is where the entry's length field starts in the
@@ -78,8 +78,7 @@ class IgnoredEntry:
         return f"entry {self.index} (octet {self.offset}){shown}: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
-class BootstrapServerList:
+class BootstrapServerList(msgspec.Struct, frozen=True):
     """A decoded bootstrap-server-list: the accepted URIs in the option's order, their parsed
     endpoints, and the entries that were ignored.  No accepted URI means the option is
     discarded (R-100)."""

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from sztp_client.discovery.errors import DnsRecordError, NothingUsableError
 from sztp_client.errors import ModelError, SizeLimitError
@@ -123,8 +124,7 @@ def _unique(candidates: Iterable[str], limit: int) -> tuple[str, ...]:
 # TXT
 
 
-@dataclass(frozen=True, slots=True)
-class TxtArtifacts:
+class TxtArtifacts(msgspec.Struct, frozen=True):
     """The SZTP artifacts found in the TXT records at one name (R-106).
 
     Values are the raw binary artifacts (CMS, or the voucher as stored), ``None`` when the key
@@ -191,8 +191,7 @@ def assemble_txt(
 # SRV
 
 
-@dataclass(frozen=True, slots=True)
-class SrvRecord:
+class SrvRecord(msgspec.Struct, frozen=True):
     """One SRV record (RFC 2782): the target is a DNS name, ``"."`` meaning no service."""
 
     priority: int
@@ -201,8 +200,7 @@ class SrvRecord:
     target: str
 
 
-@dataclass(frozen=True, slots=True)
-class SrvServers:
+class SrvServers(msgspec.Struct, frozen=True):
     """Bootstrap servers from SRV records, in the order to try (R-108).
 
     ``no_service`` is true when the name says the service is decidedly not available

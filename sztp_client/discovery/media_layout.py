@@ -30,10 +30,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final, Protocol
 from urllib.parse import unquote_to_bytes
+
+import msgspec
 
 from sztp_client.discovery.errors import MediaLayoutError, MediaPathError
 
@@ -56,8 +57,7 @@ _PERCENT: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SHOWN: Final = 120
 
 
-@dataclass(frozen=True, slots=True)
-class DirEntry:
+class DirEntry(msgspec.Struct, frozen=True):
     """A name in a directory of the medium, and whether it is a directory (symbolic links are
     the reader's to report as what they point to, or to leave out)."""
 
@@ -73,8 +73,7 @@ class MediumReader(Protocol):
     def list_directory(self, path: PurePosixPath, limit: int) -> Sequence[DirEntry]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class MediumLayout:
+class MediumLayout(msgspec.Struct, frozen=True):
     """The SZTP files found on a medium, as paths relative to its root spelled as the medium
     spells them.  ``folder`` is the folder they were taken from; ``per_device`` tells whether
     it is the folder named after this device's serial number."""
