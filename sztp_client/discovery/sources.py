@@ -9,18 +9,21 @@ mounting) and nothing else: it never contacts a bootstrap server, never verifies
 and never decides trust; what each kind may deliver unsigned is decided in
 :mod:`sztp_client.trust.sources` when the data is verified.
 
-Modules that implement kinds register them in :data:`PROVIDERS`: a module named there exposes
-``BUILDERS: dict[str, Builder]``.  A module that is not installed leaves its kinds unavailable
-(the status then says so) rather than failing the run.
+Modules that implement kinds are named in :data:`PROVIDERS`, by kind; each exposes
+``BUILDERS: dict[str, Builder]``.  A module is imported only when one of its kinds is asked for
+(so that a run with the configured servers only never loads DNS, DHCP or media code), and a
+module that is not installed leaves its kinds unavailable (the status then says so) rather
+than failing the run.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from sztp_client.protocol.session_events import ServerCandidate
 from sztp_client.trust.sources import SourceKind
@@ -50,8 +53,7 @@ TRUST_KIND: Mapping[str, SourceKind] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SourceArtifacts:
+class SourceArtifacts(msgspec.Struct, frozen=True):
     """Bootstrapping data a source hands over directly: DER (or BER) CMS bytes as found.
 
     ``medium`` is the root of the mounted medium they came from (removable media only): a
@@ -75,8 +77,7 @@ class SourceArtifacts:
         return tuple(found)
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """What one source saw at one ``origin`` (interface, lease file, domain, device).
 
     ``servers`` and ``artifacts`` are what it yielded (servers without anchors: provisional);
@@ -96,8 +97,7 @@ class Finding:
         return bool(self.servers) or self.artifacts is not None
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoveryContext:
+class DiscoveryContext(msgspec.Struct, frozen=True):
     """What a builder may use: the whole configuration and the device's serial number."""
 
     config: ClientConfig
@@ -105,7 +105,7 @@ class DiscoveryContext:
     #: the interfaces to use; empty: the builder picks every up, non-loopback interface
     interfaces: tuple[str, ...] = ()
     #: the DNS domains learned from DHCP on this pass (the DNS kinds read them, D5)
-    lease_domains: tuple[str, ...] = field(default=())
+    lease_domains: tuple[str, ...] = ()
 
 
 class DiscoverySource(Protocol):
@@ -127,25 +127,32 @@ class DiscoverySource(Protocol):
 #: a kind's builder: the sources of that kind for this configuration (usually one)
 Builder = Callable[[DiscoveryContext], Sequence[DiscoverySource]]
 
-#: the modules implementing kinds; each exposes ``BUILDERS: dict[str, Builder]``
-PROVIDERS: tuple[str, ...] = (
-    "sztp_client.discovery.media",
-    "sztp_client.discovery.dhcp",
-    "sztp_client.discovery.dns",
-)
+#: the module implementing each kind; each exposes ``BUILDERS: dict[str, Builder]``
+PROVIDERS: Mapping[str, str] = {
+    REMOVABLE_MEDIA: "sztp_client.discovery.media_source",
+    DHCPV4: "sztp_client.discovery.dhcp_sources",
+    DHCPV6: "sztp_client.discovery.dhcp_sources",
+    MDNS_TXT: "sztp_client.discovery.dns_sources",
+    DNS_TXT: "sztp_client.discovery.dns_sources",
+    MDNS_SRV: "sztp_client.discovery.dns_sources",
+    DNS_SRV: "sztp_client.discovery.dns_sources",
+}
 
 
-def builders() -> dict[str, Builder]:
-    """Every kind a provider module installed here implements, by kind."""
+def builders(kinds: Iterable[str] | None = None) -> dict[str, Builder]:
+    """The builders of ``kinds`` (``None``: every kind) that an installed provider module
+    implements, by kind; only the modules of those kinds are imported."""
+    wanted = set(PROVIDERS if kinds is None else kinds)
     found: dict[str, Builder] = {}
-    for name in PROVIDERS:
+    for name in dict.fromkeys(PROVIDERS[kind] for kind in PROVIDERS if kind in wanted):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
             continue
-        found.update(getattr(module, "BUILDERS", {}))
+        registered: Mapping[str, Builder] = getattr(module, "BUILDERS", {})
+        found.update((kind, build) for kind, build in registered.items() if kind in wanted)
     return found
 
 

@@ -1,7 +1,8 @@
 """From the configuration to the session's sources: one per kind in ``discovery.order``.
 
 :func:`build_sources` builds, in the configured order, every kind this installation implements
-(the registry of :mod:`sztp_client.discovery.sources`) and the configured well-known servers.
+(the registry of :mod:`sztp_client.discovery.sources`, which imports a kind's module only
+when the kind is in the order) and the configured well-known servers.
 Each becomes a :class:`KindSource`, the session's :class:`~sztp_client.protocol.session_events.
 Source`: on every pass it asks its discovery sources afresh, keeps their findings (for the
 status record and ``sztp-client discover``), and hands the session the servers and the data
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from cryptography import x509
 
 from sztp_client.config import ClientConfig
@@ -38,8 +39,7 @@ from sztp_client.trust.verifier import Artifacts
 MAX_FINDINGS = 64
 
 
-@dataclass(frozen=True, slots=True)
-class ConfiguredServers:
+class ConfiguredServers(msgspec.Struct, frozen=True):
     """The configured well-known bootstrap servers with the configured anchors (R-004, R-005)."""
 
     endpoints: tuple[ServerEndpoint, ...]
@@ -56,14 +56,13 @@ class ConfiguredServers:
         return None
 
 
-@dataclass
-class KindSource:
+class KindSource(msgspec.Struct):
     """One kind, as the session sees it: ``name`` is the kind."""
 
     kind: str
     parts: Sequence[DiscoverySource]
     unavailable: str = ""
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = msgspec.field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -162,9 +161,9 @@ def discovery_context(config: ClientConfig, serial_number: str) -> DiscoveryCont
     discovery = config.discovery
     domains: tuple[str, ...] = ()
     if _DNS_KINDS.intersection(discovery.order):
-        from sztp_client.discovery import dhcp  # noqa: PLC0415 - only when DNS is searched
+        from sztp_client.discovery import dhcp_files  # noqa: PLC0415 - only when DNS is searched
 
-        domains = dhcp.lease_domains(discovery.dhcp.lease_files, discovery.interfaces or None)
+        domains = dhcp_files.lease_domains(discovery.dhcp.lease_files, discovery.interfaces or None)
     return DiscoveryContext(
         config, serial_number, interfaces=discovery.interfaces, lease_domains=domains
     )
@@ -177,9 +176,10 @@ def build_sources(
 ) -> list[KindSource]:
     """The sources of ``discovery.order``, in that order; a kind not installed here stays in
     the list, absent, so that the status and ``discover`` say so."""
-    known = builders() if registry is None else registry
+    order = context.config.discovery.order
+    known = builders(order) if registry is None else registry
     out: list[KindSource] = []
-    for kind in context.config.discovery.order:
+    for kind in order:
         if kind == CONFIGURED:
             out.append(KindSource(kind, [configured]))
         elif kind in known:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.discovery.media import FUSEFAT_MOUNT_COMMAND
+from sztp_client.discovery.media_mount import FUSEFAT_MOUNT_COMMAND
 from sztp_lab.scenario import Device
 from tests.conftest import require
 from tests.e2e.conftest import SERIAL, Env

@@ -2,7 +2,7 @@
 yielded as JSON (the discovery tests start it with ``ip netns exec``).
 
 Argument: a JSON object with the keyword arguments of
-:func:`sztp_client.discovery.dns.dns_sources` (``serial_number`` among them), plus
+:func:`sztp_client.discovery.dns_sources.dns_sources` (``serial_number`` among them), plus
 ``"bounds"`` (keyword arguments of ``DnsBounds``), ``"only"`` (source names to run) and
 ``"discover"`` (use ``discover()``'s findings instead of ``fetch()``); with ``"resolve"`` (host
 names) it prints what ``local_names_resolver`` gives for each instead.
@@ -15,7 +15,9 @@ import json
 import sys
 from collections.abc import Callable
 
-from sztp_client.discovery.dns import DnsBounds, dns_sources, local_names_resolver
+from sztp_client.discovery.dns_query import DnsBounds
+from sztp_client.discovery.dns_sources import dns_sources
+from sztp_client.discovery.mdns_resolver import local_names_resolver
 from sztp_client.errors import ConnectError
 from sztp_client.protocol.session_events import DeliveredData, ServerCandidate
 from sztp_client.trust.sources import SourceKind

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from sztp_client.discovery.media import RemovableMediaSource
+from sztp_client.discovery.media_source import RemovableMediaSource
 from sztp_client.errors import Interrupted
 from sztp_client.interrupt import interruptible
 

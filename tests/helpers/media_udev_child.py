@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from sztp_client.discovery.media import RemovableMediaSource
 from sztp_client.discovery.media_layout import resolve_file_uri
+from sztp_client.discovery.media_source import RemovableMediaSource
 
 
 def sh(*argv: str) -> None:

@@ -54,18 +54,25 @@ def serving_options(
 
 
 PROBE = """
-import dataclasses, json
-from sztp_client.discovery.dhcp import {kind}
+import json, msgspec
+from sztp_client.discovery.{module} import {kind}
 source = {kind}({args})
 found = source.fetch()
 print(json.dumps({{"name": source.name, "servers": [str(c.endpoint) for c in found],
     "anchors": [len(c.anchors) for c in found],
-    "observations": [dataclasses.asdict(o) for o in source.observations]}}))
+    "observations": [msgspec.structs.asdict(o) for o in source.observations]}}))
 """
+#: the module of each source the probe runs
+MODULES = {
+    "LeaseFileSource": "dhcp_files",
+    "DropFileSource": "dhcp_files",
+    "QuerySource": "dhcp_query",
+    "DhcpSource": "dhcp_sources",
+}
 
 
 def probe(link: Link, kind: str, args: str) -> Any:
-    return link.probe(PROBE.format(kind=kind, args=args))
+    return link.probe(PROBE.format(module=MODULES[kind], kind=kind, args=args))
 
 
 DHCLIENT_CONF = """

@@ -21,7 +21,8 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from sztp_client.discovery.dns import DnsBounds, DnsSrvSource, query_unicast
+from sztp_client.discovery.dns_query import DnsBounds, query_unicast
+from sztp_client.discovery.dns_sources import DnsSrvSource
 from sztp_client.discovery.errors import DnsQueryError
 from sztp_client.errors import SizeLimitError
 

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.discovery import media, media_layout
+from sztp_client.discovery import media_layout, media_source
 from sztp_client.discovery.errors import MediaPathError
-from sztp_client.discovery.media import FUSEFAT_MOUNT_COMMAND, RemovableMediaSource
+from sztp_client.discovery.media_devices import BlockDevice
+from sztp_client.discovery.media_mount import DEFAULT_MOUNT_COMMAND, FUSEFAT_MOUNT_COMMAND
+from sztp_client.discovery.media_source import RemovableMediaSource
 from sztp_client.discovery.sources import Finding, SourceArtifacts
 from sztp_client.limits import Limits
 from sztp_client.progress import ProgressType
@@ -75,7 +77,7 @@ def source_for(device: str, base: Path, fat: bool, **kwargs: object) -> Removabl
     return RemovableMediaSource(
         SERIAL,
         devices=[device],
-        mount_command=FAT_FUSE if fat else media.DEFAULT_MOUNT_COMMAND,
+        mount_command=FAT_FUSE if fat else DEFAULT_MOUNT_COMMAND,
         mount_base=base,
         use_udev=False,
         **kwargs,  # type: ignore[arg-type]
@@ -223,7 +225,7 @@ class TestUnmountOnEveryPath:
         def interrupted(*_args: object, **_kwargs: object) -> None:
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(media, "read_medium", interrupted)
+        monkeypatch.setattr(media_source, "read_medium", interrupted)
         image = medium(tmp_path, True, INDEPENDENT)
         with hm.attached(image) as device:
             source = source_for(device, base, True)
@@ -291,7 +293,7 @@ def test_medium_noticed_by_polling(tmp_path: Path, base: Path) -> None:
     """Issue: media noticed by polling /sys/class/block when udev is not used: the source
     waits, the device is attached, and the wait returns it."""
     image = medium(tmp_path, True, INDEPENDENT)
-    found: list[list[media.BlockDevice]] = []
+    found: list[list[BlockDevice]] = []
     with hm.loop_lock():
         device = hm.free_loop()
         source = source_for(device, base, True, poll_interval=0.1)

@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.discovery.dhcp import (
-    DhcpSource,
-    DropFileSource,
-    LeaseFileSource,
+from sztp_client.discovery.dhcp_files import DropFileSource, LeaseFileSource, read_drop_file
+from sztp_client.discovery.dhcp_packets import (
     build_v4_request,
     build_v6_request,
     parse_v4_reply,
     parse_v6_reply,
-    read_drop_file,
 )
+from sztp_client.discovery.dhcp_sources import DhcpSource
 from sztp_client.errors import DataError
 
 

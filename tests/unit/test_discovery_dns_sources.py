@@ -9,16 +9,18 @@ from pathlib import Path
 import pytest
 
 from sztp_client.config import ClientConfig, DiscoveryConfig, DnsDiscoveryConfig
-from sztp_client.discovery import dns
-from sztp_client.discovery.dns import (
-    MAX_RESOLV_CONF_BYTES,
-    DnsBounds,
+from sztp_client.discovery import resolv_conf
+from sztp_client.discovery.dns_query import DnsBounds
+from sztp_client.discovery.dns_sources import (
     DnsSrvSource,
     DnsTxtSource,
     MdnsSrvSource,
     MdnsTxtSource,
-    discovery_domains,
     dns_sources,
+)
+from sztp_client.discovery.resolv_conf import (
+    MAX_RESOLV_CONF_BYTES,
+    discovery_domains,
     read_resolv_conf,
     resolv_conf_nameservers,
 )
@@ -107,7 +109,7 @@ def test_d5_builders_take_domains_from_lease_resolv_conf_and_configuration(
     source with D5's domains and resolv.conf's name servers."""
     path = tmp_path / "resolv.conf"
     path.write_text(RESOLV)
-    monkeypatch.setattr(dns, "RESOLV_CONF", path)
+    monkeypatch.setattr(resolv_conf, "RESOLV_CONF", path)
     config = ClientConfig(
         discovery=DiscoveryConfig(dns=DnsDiscoveryConfig(domains=("own.example",)))
     )

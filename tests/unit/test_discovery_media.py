@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.discovery.media import (
-    KIND,
+from sztp_client.discovery.media_devices import (
     BlockDevice,
-    RemovableMediaSource,
-    command_line,
     list_sysfs_devices,
     probe_filesystem,
     select_devices,
 )
+from sztp_client.discovery.media_mount import command_line
+from sztp_client.discovery.media_source import KIND, RemovableMediaSource
 
 
 def fat_head(kind: bytes = b"FAT16", at: int = 54) -> bytes:

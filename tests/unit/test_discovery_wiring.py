@@ -3,6 +3,9 @@ delivers itself through the session (R-025, R-109, R-111, D1), and the ``discove
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,3 +212,47 @@ def test_no_lease_is_read_when_no_dns_kind_is_searched(tmp_path: Path) -> None:
         tmp_path,
     )
     assert wiring.discovery_context(config, "SN-1").lease_domains == ()
+
+
+_IMPORTED = """
+import sys
+from pathlib import Path
+from sztp_client.config import parse_config
+from sztp_client.discovery import sources, wiring
+from sztp_client.model.server_uri import ServerEndpoint
+
+config = parse_config(sys.argv[1], Path("/"))
+context = wiring.discovery_context(config, "SN-1")
+built = wiring.build_sources(context, wiring.ConfiguredServers((ServerEndpoint("b.example", 443),)))
+print(",".join(b.name for b in built))
+print(",".join(sorted(set(sources.PROVIDERS.values()) & set(sys.modules))))
+print(",".join(sorted(m for m in ("dns", "pyudev") if m in sys.modules)))
+"""
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize(
+    ("order", "loaded"),
+    [
+        (["configured"], ""),
+        (["dhcpv6", "configured"], "sztp_client.discovery.dhcp_sources"),
+        (
+            ["removable-media", "dns-srv", "configured"],
+            "sztp_client.discovery.dns_sources,sztp_client.discovery.media_source",
+        ),
+    ],
+)
+def test_only_the_modules_of_the_configured_kinds_are_imported(
+    order: list[str], loaded: str
+) -> None:
+    """D1: a kind's module (and dnspython, pyudev behind it) is imported only when the kind is
+    in ``discovery.order``; a run with the configured servers alone (R-004) loads none."""
+    text = f"[discovery]\norder = {json.dumps(order)}\n"
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, text], capture_output=True, text=True, check=True
+    )
+    names, modules, libraries = done.stdout.splitlines()
+    assert names.split(",") == order
+    assert modules == loaded
+    assert ("dns" in libraries.split(",")) == ("dns-srv" in order)
+    assert "pyudev" not in libraries.split(",")
