@@ -47,7 +47,7 @@ def chosen_interfaces(configured: Sequence[str] | None) -> tuple[str, ...]:
 
 
 class Recorder:
-    """The observations of the latest fetch, and the candidates they give."""
+    """The base of the DHCP parts: one family, and the observations of the latest fetch."""
 
     family: DhcpFamily
     observations: tuple[Observation, ...]
@@ -79,6 +79,7 @@ class Recorder:
 def observe(
     origin: str, interface: str | None, decoded: BootstrapServerList | None
 ) -> tuple[Observation, list[ServerCandidate]]:
+    """What a decoded option (``None``: no option) gives at ``origin``, and its servers."""
     if decoded is None:
         return Observation(origin, interface, error="no SZTP redirect option"), []
     error = "the option holds no valid bootstrap server URI" if decoded.discarded else None
