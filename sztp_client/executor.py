@@ -5,55 +5,49 @@ action is carried out here (resolve, connect and request through the server fact
 given, verify, report, install, run a script, commit, reboot) and its result goes back to the
 session as an event.  Nothing here decides protocol: what to send, whom to trust, which server
 comes next and how the pass ended are the session's.
+
+The walk's actions, verification and reports are carried out here; the onboarding steps with
+the most I/O in :mod:`sztp_client.executor_image` (the boot image) and
+:mod:`sztp_client.executor_steps` (scripts, configuration, reboot).  ``_HANDLERS`` names the
+handler of every action type.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from typing import Any
 
-from sztp_client import interrupt
-from sztp_client.actions import image as image_actions
+from sztp_client import executor_image as image_step
+from sztp_client import executor_steps as steps
 from sztp_client.actions import ldevid as csr_rounds
-from sztp_client.actions import report_data, scripts
-from sztp_client.actions.ldevid import LDevIDMismatchError
+from sztp_client.actions import report_data
 from sztp_client.context import DeviceContext
-from sztp_client.discovery import media_layout, wiring
+from sztp_client.discovery import wiring
 from sztp_client.errors import (
-    BootImageError,
-    ConfigApplyError,
-    ConfigurationError,
     CSRRequestError,
     DataError,
     InternalError,
     ReportRejectedError,
-    ScriptError,
     SZTPError,
     TransportError,
     VerificationFailure,
 )
-from sztp_client.model.conveyed import ConfigurationHandling, OnboardingInformation
 from sztp_client.model.rpc import ReportProgressInput
+from sztp_client.model.voucher import Assertion
 from sztp_client.progress import ProgressType
 from sztp_client.protocol import onboarding as m
 from sztp_client.protocol import session_events as s
-from sztp_client.protocol.image_policy import decide_image
 from sztp_client.protocol.session import Session
-from sztp_client.state.device import DeviceState, InstalledImage, StateStore, now_text
+from sztp_client.state.device import DeviceState, StateStore
 from sztp_client.state.status import StatusRecorder
-from sztp_client.state.store import ensure_dir
-from sztp_client.transport import download as download_transport
 from sztp_client.transport.interface import BootstrapServer, Resolver, ServerFactory
 from sztp_client.trust.verifier import TrustPolicy, verify_bootstrapping_data
 
 NONCE_BYTES = 32
-REBOOT_TIMEOUT = 120.0
 MAX_REPORT_MESSAGE = 4000
 
 
@@ -84,10 +78,11 @@ class Executor:
         self.state = DeviceState()
         self.boot_id: str | None = None
         self.reboot_requested = False
-        self._connections: list[tuple[BootstrapServer, str]] = []
+        #: the connections that received data, innermost last, with the server's name
+        self.connections: list[tuple[BootstrapServer, str]] = []
         self._attempts: list[int] = []
         #: per open attempt, the medium its data descends from (``file:`` URIs resolve there)
-        self._media: list[Path | None] = []
+        self.media: list[Path | None] = []
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -111,8 +106,8 @@ class Executor:
                 if event is not None:
                     queue.extend(session.handle(event))
         finally:
-            while self._connections:
-                self._connections.pop()[0].close()
+            while self.connections:
+                self.connections.pop()[0].close()
             for source in session.sources:  # unmount media on every path out
                 release = getattr(source, "release", None)
                 if release is not None:
@@ -153,12 +148,12 @@ class Executor:
                 action.source, action.server, action.address, trust, action.hop
             )
         )
-        self._media.append(action.medium)
+        self.media.append(action.medium)
 
     def _attempt_ended(self, action: s.AttemptEnded) -> None:
         self.recorder.attempt_ended(self._attempts.pop(), action.outcome, action.error)
-        if self._media:
-            self._media.pop()
+        if self.media:
+            self.media.pop()
 
     def _request(self, action: s.Request) -> s.Event:
         body = action.body
@@ -187,22 +182,27 @@ class Executor:
             except BaseException:
                 server.close()
                 raise
-            self._connections.append((server, action.server))
+            self.connections.append((server, action.server))
             return s.DataReceived(output)
 
     def _disconnect(self, action: s.Disconnect) -> None:
-        self._connections.pop()[0].close()
+        self.connections.pop()[0].close()
 
     def _notice(self, action: s.Notice) -> None:
         self.recorder.info(action.text)
 
     # -- onboarding ---------------------------------------------------------------------------
 
+    @property
+    def _assertions(self) -> frozenset[Assertion]:
+        """The configuration names the accepted assertions; the trust policy takes members."""
+        return frozenset(Assertion(name) for name in self.config.trust.accept_assertions)
+
     def _verify(self, action: s.VerifyData) -> m.Event:
         policy = TrustPolicy(
             voucher_signer=self.context.voucher_signer,
             clock=self.context.clock(),
-            accepted_assertions=self.config.trust.accept_assertions,
+            accepted_assertions=self._assertions,
             limits=self.context.verify_limits,
             require_nonce_voucher=self.config.trust.require_nonce_voucher,
         )
@@ -243,7 +243,7 @@ class Executor:
             trust_anchor_certs=anchors,
         )
         try:
-            self._connections[-1][0].report_progress(report)
+            self.connections[-1][0].report_progress(report)
         except (ReportRejectedError, TransportError) as exc:
             self.recorder.report_sent(action.progress_type.value, f"failed: {exc.message}")
             if action.acknowledge:
@@ -260,168 +260,9 @@ class Executor:
     def _step_ended(self, action: m.StepEnded) -> None:
         self.recorder.step_ended(action.step.value, action.outcome, action.message)
 
-    def _image(self, action: m.ProcessImage) -> m.Event:
-        boot_image = action.information.boot_image
-        if boot_image is None:
-            raise InternalError("image step without a boot image")
-        try:
-            decision = decide_image(
-                boot_image, self.context.running_system(), self.state.images, self.boot_id
-            )
-            if not decision.needed or decision.digest is None:
-                return m.ImageUpToDate(decision.reason)
-            digest = decision.digest
-            work = ensure_dir(self.config.paths.cache_dir / "images")
-            image = image_actions.fetch_verified_image(
-                boot_image,
-                work,
-                self._downloader,
-                min_free_bytes=self.config.image.min_free,
-                on_mirror_failure=lambda why: self.recorder.info(f"mirror failed: {why}"),
-            )
-            try:
-                self.recorder.info(f"image verified (sha-256 {digest.hex()[:16]}…), installing")
-                self.context.installer.install(image.path, boot_image, image.sha256)
-            finally:
-                with contextlib.suppress(OSError):
-                    image.path.unlink()
-        except SZTPError as exc:
-            if not isinstance(exc, BootImageError):
-                exc = BootImageError(exc.message)
-            return m.StepFailed(m.OnboardingStep.BOOT_IMAGE, exc)
-        self.state.images.append(
-            InstalledImage(
-                sha256=digest.hex(),
-                boot_id=self.boot_id,
-                installed_at=now_text(),
-                os_name=boot_image.os_name,
-                os_version=boot_image.os_version,
-            )
-        )
-        self.state.rebooting = True
-        self.store.save(self.state)
-        return m.ImageInstalled(digest)
-
-    def _downloader(self, uri: str, destination: BinaryIO, check: Callable[[int], None]) -> bytes:
-        if urlsplit(uri).scheme.lower() == "file":
-            return self._copy_from_medium(uri, destination, check)
-        result = download_transport.download(
-            uri,
-            destination,
-            timeouts=self.context.timeouts,
-            check_space=check,
-            on_progress=self.recorder.progress,
-            verify_tls=self.config.image.verify_tls,
-            anchors=self.context.server_anchors,
-            clock=self.context.clock(),  # with verify-tls, validity periods count as for servers
-            identity=self.context.identity,  # a file server asking for a client certificate
-        )
-        return result.sha256
-
-    def _copy_from_medium(
-        self, uri: str, destination: BinaryIO, check: Callable[[int], None]
-    ) -> bytes:
-        """A ``file:`` image: allowed only in data from a removable medium, and only a file
-        inside that medium (symbolic links and ``..`` that leave it are refused)."""
-        medium = self._media[-1] if self._media else None
-        if medium is None:
-            raise BootImageError(
-                "file: download-uri refused: allowed only in data from a removable medium, "
-                "where it names a file on that medium"
-            )
-        path = media_layout.resolve_file_uri(medium, uri)
-        digest = hashlib.sha256()
-        try:
-            source = path.open("rb")
-        except OSError as exc:
-            raise BootImageError(f"cannot read {uri[:200]!r} on the medium: {exc}") from exc
-        with source:
-            size = os.fstat(source.fileno()).st_size
-            check(size)
-            copied = 0
-            while chunk := source.read(1024 * 1024):
-                copied += len(chunk)
-                if copied > size:
-                    raise BootImageError(f"{uri[:200]!r} grew while it was copied")
-                destination.write(chunk)
-                digest.update(chunk)
-                self.recorder.progress(copied, size)
-        return digest.digest()
-
-    def _script(self, action: m.RunScript) -> m.Event:
-        stage: scripts.ScriptStage = "pre" if action.step is m.OnboardingStep.PRE_SCRIPT else "post"
-        policy = scripts.ScriptPolicy(
-            timeout=self.config.scripts.timeout,
-            warning_codes=self.config.scripts.warning_codes,
-            output_limit=self.config.scripts.output_limit,
-        )
-        try:
-            result = scripts.run_script(
-                stage,
-                action.script,
-                policy=policy,
-                work_parent=ensure_dir(self.config.paths.cache_dir / "scripts"),
-                environment={
-                    "SZTP_SERIAL_NUMBER": self.context.serial_number,
-                    "SZTP_BOOTSTRAP_SERVER": self._connections[-1][1] if self._connections else "",
-                    **csr_rounds.script_environment(self.context.ldevid),
-                },
-            )
-        except ScriptError as exc:
-            return m.StepFailed(action.step, exc)
-        if stage == "post" and self.context.ldevid is not None:
-            try:  # the LDevID the script installed must certify the new key (before complete)
-                if self.context.ldevid.check_certificate():
-                    self.recorder.info(f"LDevID installed at {self.context.ldevid.cert_path}")
-            except LDevIDMismatchError as exc:
-                return m.StepFailed(action.step, exc)
-        return m.StepSucceeded(action.step, warning=result.warning, output=result.output)
-
-    def _commit(self, action: m.CommitConfiguration) -> m.Event:
-        info: OnboardingInformation = action.information
-        if info.configuration is None:
-            raise InternalError("configuration step without a configuration")
-        handling = info.configuration_handling or ConfigurationHandling.MERGE
-        try:
-            self.context.applier.commit(info.configuration, handling)
-        except (ConfigApplyError, ConfigurationError) as exc:
-            error = exc if isinstance(exc, ConfigApplyError) else ConfigApplyError(exc.message)
-            return m.StepFailed(m.OnboardingStep.CONFIG, error)
-        return m.StepSucceeded(m.OnboardingStep.CONFIG)
-
-    def _rollback(self, action: m.RollbackConfiguration) -> None:
-        try:
-            self.context.applier.rollback()
-            self.recorder.info("configuration rolled back")
-        except SZTPError as exc:
-            self.recorder.info(f"configuration rollback failed: {exc.message}")
-
-    def _keep(self, action: m.KeepConfiguration) -> None:
-        with contextlib.suppress(SZTPError):
-            self.context.applier.discard()
-        self.state.bootstrapped = True
-        self.state.bootstrapped_at = now_text()
-        self.store.save(self.state)
-
-    def _reboot(self, action: m.Reboot | None = None) -> None:
-        command = list(self.config.image.reboot_command)
-        self.recorder.info(f"rebooting: {' '.join(command)}")
-        self.reboot_requested = True
-        # the SIGTERM of the shutdown this command starts must not kill it half-way
-        with interrupt.deferred():
-            try:
-                scripts.run_checked(
-                    command,
-                    env={"PATH": scripts.CLEAN_PATH},
-                    cwd=self.config.paths.state_dir,
-                    timeout=REBOOT_TIMEOUT,
-                    what=f"reboot command {' '.join(command)}",
-                    error=InternalError,
-                )
-            except InternalError as exc:
-                self.recorder.info(exc.message)
-
-    reboot = _reboot
+    def reboot(self) -> None:
+        """Run the reboot command (again, when a requested reboot has not happened)."""
+        steps.reboot(self)
 
 
 _HANDLERS: dict[type, Callable[[Executor, Any], s.Event | None]] = {
@@ -436,12 +277,12 @@ _HANDLERS: dict[type, Callable[[Executor, Any], s.Event | None]] = {
     m.SendReport: Executor._report,
     m.StepStarted: Executor._step_started,
     m.StepEnded: Executor._step_ended,
-    m.ProcessImage: Executor._image,
-    m.RunScript: Executor._script,
-    m.CommitConfiguration: Executor._commit,
-    m.RollbackConfiguration: Executor._rollback,
-    m.KeepConfiguration: Executor._keep,
-    m.Reboot: Executor._reboot,
+    m.ProcessImage: image_step.process_image,
+    m.RunScript: steps.run_script,
+    m.CommitConfiguration: steps.commit_configuration,
+    m.RollbackConfiguration: steps.rollback_configuration,
+    m.KeepConfiguration: steps.keep_configuration,
+    m.Reboot: steps.reboot,
 }
 
 __all__ = ["Executor"]

@@ -4,7 +4,8 @@
 is bootstrapped already or whose requested reboot has not happened is dealt with, and
 otherwise a :class:`~sztp_client.protocol.session.Session` walks the sources, driven by the
 :class:`~sztp_client.executor.Executor`.  ``run_forever`` repeats passes with exponential
-backoff and jitter until the device is bootstrapped or rebooting.  ``session`` holds what a
+backoff and jitter until the device is bootstrapped or rebooting; the pause is computed by
+:mod:`sztp_client.protocol.backoff`, the runner only sleeps.  ``session`` holds what a
 ``run`` process holds from start to end (directories checked, the run lock, a stale status
 recovered).  The parts are composed in :mod:`sztp_client.context`.
 """
@@ -23,6 +24,7 @@ from sztp_client.context import DeviceContext, build_context
 from sztp_client.errors import SZTPError
 from sztp_client.executor import Executor
 from sztp_client.model.server_uri import ServerEndpoint
+from sztp_client.protocol import backoff
 from sztp_client.protocol.image_policy import reboot_pending
 from sztp_client.protocol.outcome import RunOutcome
 from sztp_client.protocol.session import Session
@@ -46,6 +48,7 @@ class Runner:
         recorder: StatusRecorder,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        uniform: Callable[[float, float], float] = random.uniform,
         context: DeviceContext | None = None,
         factory: ServerFactory | None = None,
         resolver: Resolver = resolve,
@@ -54,6 +57,8 @@ class Runner:
         self.config = config
         self.recorder = recorder
         self.sleep = sleep
+        #: the random source of the backoff's jitter (D2); not for security
+        self.uniform = uniform
         self.context = context if context is not None else build_context(config)
         self.store = StateStore(config.paths.state_dir)
         self.executor = Executor(
@@ -112,15 +117,15 @@ class Runner:
 
     def run_forever(self) -> RunOutcome:
         """Pass after pass, with exponential backoff and jitter, until final (D2)."""
-        delay = self.config.retry.initial
+        attempt = 0
         while True:
             outcome = self.run_once()
             if outcome.final:
                 return outcome
-            pause = delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
-            self.recorder.info(f"no success this pass; next pass in {pause:.0f} s")
-            self.sleep(pause)
-            delay = min(delay * 2, self.config.retry.maximum)
+            seconds = backoff.pause(self.config.retry, attempt, self.uniform)
+            self.recorder.info(f"no success this pass; next pass in {seconds:.0f} s")
+            self.sleep(seconds)
+            attempt += 1
 
     def run_once(self) -> RunOutcome:
         if not self.config.enabled:

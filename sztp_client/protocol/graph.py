@@ -30,9 +30,10 @@ import importlib
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NamedTuple, TypeVar
+
+import msgspec
 
 from sztp_client.errors import InternalError
 
@@ -63,8 +64,7 @@ class Transition(NamedTuple):
     target: str
 
 
-@dataclass(frozen=True, slots=True)
-class TransitionGraph:
+class TransitionGraph(msgspec.Struct, frozen=True):
     """States in their declared order, the start state, the terminal states, the transitions."""
 
     states: tuple[str, ...]

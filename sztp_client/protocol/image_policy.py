@@ -11,15 +11,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from sztp_client.errors import BootImageError
 from sztp_client.model.conveyed import SHA_256, BootImage
 
 
-@dataclass(frozen=True, slots=True)
-class RunningSystem:
+class RunningSystem(msgspec.Struct, frozen=True):
     """What the device runs now: ``os-name`` and ``os-version`` as it reports them."""
 
     os_name: str | None
@@ -36,8 +36,7 @@ class Installed(Protocol):
     def boot_id(self) -> str | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ImageDecision:
+class ImageDecision(msgspec.Struct, frozen=True):
     needed: bool
     reason: str = ""
     digest: bytes | None = None

@@ -11,12 +11,17 @@ runner: they name the branch taken where the next state depends on the data (see
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sztp_client.errors import InternalError, SZTPError
-from sztp_client.model.conveyed import OnboardingInformation, RedirectInformation
-from sztp_client.progress import ProgressType
-from sztp_client.trust.verifier import VerifiedData
+import msgspec
+
+from sztp_client.errors import InternalError
+
+if TYPE_CHECKING:  # the records' field types only
+    from sztp_client.errors import SZTPError
+    from sztp_client.model.conveyed import OnboardingInformation, RedirectInformation
+    from sztp_client.progress import ProgressType
+    from sztp_client.trust.verifier import VerifiedData
 
 
 class ProtocolError(InternalError):
@@ -62,44 +67,36 @@ class OnboardingStep(enum.StrEnum):
 # --- events: what the runner observed ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+class Start(msgspec.Struct, frozen=True):
     """Bootstrapping data was obtained; verify it."""
 
 
-@dataclass(frozen=True, slots=True)
-class Verified:
+class Verified(msgspec.Struct, frozen=True):
     data: VerifiedData
 
 
-@dataclass(frozen=True, slots=True)
-class VerificationFailed:
+class VerificationFailed(msgspec.Struct, frozen=True):
     error: SZTPError
 
 
-@dataclass(frozen=True, slots=True)
-class ReportAcknowledged:
+class ReportAcknowledged(msgspec.Struct, frozen=True):
     progress_type: ProgressType
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRejected:
+class ReportRejected(msgspec.Struct, frozen=True):
     progress_type: ProgressType
     error: SZTPError
 
 
-@dataclass(frozen=True, slots=True)
-class ImageUpToDate:
+class ImageUpToDate(msgspec.Struct, frozen=True):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class ImageInstalled:
+class ImageInstalled(msgspec.Struct, frozen=True):
     sha256: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class StepSucceeded:
+class StepSucceeded(msgspec.Struct, frozen=True):
     """A script ran (``warning`` when it asked for one) or the configuration was committed."""
 
     step: OnboardingStep
@@ -107,8 +104,7 @@ class StepSucceeded:
     output: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class StepFailed:
+class StepFailed(msgspec.Struct, frozen=True):
     step: OnboardingStep
     error: SZTPError
 
@@ -129,29 +125,25 @@ Event = (
 # --- internal events: the branch the machine takes on its own ---------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RedirectVerified:
+class RedirectVerified(msgspec.Struct, frozen=True):
     """The verified data is redirect information (R-057)."""
 
     information: RedirectInformation
 
 
-@dataclass(frozen=True, slots=True)
-class OnboardingVerified:
+class OnboardingVerified(msgspec.Struct, frozen=True):
     """The verified data is onboarding information (R-063)."""
 
     information: OnboardingInformation
 
 
-@dataclass(frozen=True, slots=True)
-class StepAbsent:
+class StepAbsent(msgspec.Struct, frozen=True):
     """The onboarding information has nothing for this step: go on to the next one (R-063)."""
 
     step: OnboardingStep
 
 
-@dataclass(frozen=True, slots=True)
-class NotReporting:
+class NotReporting(msgspec.Struct, frozen=True):
     """The bootstrap server is not trusted, so this report is not sent (R-066)."""
 
 
@@ -164,13 +156,11 @@ INTERNAL_EVENTS: frozenset[type] = frozenset(
 # --- actions: what the runner must do ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Verify:
+class Verify(msgspec.Struct, frozen=True):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class SendReport:
+class SendReport(msgspec.Struct, frozen=True):
     """POST report-progress.  With ``acknowledge`` the runner feeds back ReportAcknowledged or
     ReportRejected; otherwise a failure is only logged."""
 
@@ -179,60 +169,50 @@ class SendReport:
     acknowledge: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessImage:
+class ProcessImage(msgspec.Struct, frozen=True):
     """Decide whether the image is needed; if so download, verify and install it."""
 
     information: OnboardingInformation
 
 
-@dataclass(frozen=True, slots=True)
-class RunScript:
+class RunScript(msgspec.Struct, frozen=True):
     step: OnboardingStep
     script: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class CommitConfiguration:
+class CommitConfiguration(msgspec.Struct, frozen=True):
     information: OnboardingInformation
 
 
-@dataclass(frozen=True, slots=True)
-class RollbackConfiguration:
+class RollbackConfiguration(msgspec.Struct, frozen=True):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class KeepConfiguration:
+class KeepConfiguration(msgspec.Struct, frozen=True):
     """Success: forget the saved previous configuration."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reboot:
+class Reboot(msgspec.Struct, frozen=True):
     sha256: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class FollowRedirect:
+class FollowRedirect(msgspec.Struct, frozen=True):
     information: RedirectInformation
     trusted: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(msgspec.Struct, frozen=True):
     outcome: OnboardingState
     error: SZTPError | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StepStarted:
+class StepStarted(msgspec.Struct, frozen=True):
     """For the timeline and status: a step begins (no I/O needed)."""
 
     step: OnboardingStep
 
 
-@dataclass(frozen=True, slots=True)
-class StepEnded:
+class StepEnded(msgspec.Struct, frozen=True):
     step: OnboardingStep
     outcome: str
     message: str = ""

@@ -8,34 +8,36 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from cryptography import x509
+import msgspec
 
-from sztp_client.errors import SZTPError
-from sztp_client.model.rpc import GetBootstrappingDataInput, GetBootstrappingDataOutput
-from sztp_client.model.server_uri import ServerEndpoint
-from sztp_client.protocol import onboarding as m
-from sztp_client.protocol.outcome import RunOutcome
-from sztp_client.trust.hops import ServerTrust
-from sztp_client.trust.sources import SourceKind
-from sztp_client.trust.verifier import Artifacts
+from sztp_client.protocol import onboarding_events as m
+
+if TYPE_CHECKING:  # the records' field types only
+    from pathlib import Path
+
+    from cryptography import x509
+
+    from sztp_client.errors import SZTPError
+    from sztp_client.model.rpc import GetBootstrappingDataInput, GetBootstrappingDataOutput
+    from sztp_client.model.server_uri import ServerEndpoint
+    from sztp_client.protocol.outcome import RunOutcome
+    from sztp_client.trust.hops import ServerTrust
+    from sztp_client.trust.sources import SourceKind
+    from sztp_client.trust.verifier import Artifacts
 
 # --- sources --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ServerCandidate:
+class ServerCandidate(msgspec.Struct, frozen=True):
     """A bootstrap server a source named; ``anchors`` empty: no anchor, provisional."""
 
     endpoint: ServerEndpoint
     anchors: tuple[x509.Certificate, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveredData:
+class DeliveredData(msgspec.Struct, frozen=True):
     """Bootstrapping data a source handed over itself (DNS TXT records, a removable medium).
 
     It is verified as data from ``source`` (what that kind may deliver unsigned is decided in
@@ -70,8 +72,7 @@ class Source(Protocol):
     def fetch(self) -> Sequence[Candidate]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class WellKnownServers:
+class WellKnownServers(msgspec.Struct, frozen=True):
     """The configured well-known bootstrap servers, with the configured anchors (R-004)."""
 
     endpoints: tuple[ServerEndpoint, ...]
@@ -88,13 +89,11 @@ class WellKnownServers:
 # --- events: what the executor observed ------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Begin:
+class Begin(msgspec.Struct, frozen=True):
     """A pass starts."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFetched:
+class SourceFetched(msgspec.Struct, frozen=True):
     """``servers``: the candidates, servers and delivered data; ``summary``: what the source
     saw when it yielded nothing usable (for the message of a pass that found nothing)."""
 
@@ -102,36 +101,30 @@ class SourceFetched:
     summary: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceAbsent:
+class SourceAbsent(msgspec.Struct, frozen=True):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(msgspec.Struct, frozen=True):
     """The addresses of the server, in order, and a fresh nonce for each (R-058)."""
 
     addresses: tuple[str, ...]
     nonces: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ResolveFailed:
+class ResolveFailed(msgspec.Struct, frozen=True):
     error: SZTPError
 
 
-@dataclass(frozen=True, slots=True)
-class DataReceived:
+class DataReceived(msgspec.Struct, frozen=True):
     output: GetBootstrappingDataOutput
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFailed:
+class RequestFailed(msgspec.Struct, frozen=True):
     error: SZTPError
 
 
-@dataclass(frozen=True, slots=True)
-class ActionFailed:
+class ActionFailed(msgspec.Struct, frozen=True):
     """Carrying out an onboarding action raised: this server's data is done with."""
 
     error: SZTPError
@@ -152,19 +145,16 @@ Event = (
 # --- actions: what the executor must do ------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FetchSource:
+class FetchSource(msgspec.Struct, frozen=True):
     source: Source
 
 
-@dataclass(frozen=True, slots=True)
-class Resolve:
+class Resolve(msgspec.Struct, frozen=True):
     host: str
     port: int
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptStarted:
+class AttemptStarted(msgspec.Struct, frozen=True):
     """``address`` is ``-`` for delivered data; ``medium`` the root of the medium it came from."""
 
     source: str
@@ -175,16 +165,14 @@ class AttemptStarted:
     medium: Path | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptEnded:
+class AttemptEnded(msgspec.Struct, frozen=True):
     """``outcome`` is a :class:`RunOutcome` value or ``error``."""
 
     outcome: str
     error: SZTPError | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(msgspec.Struct, frozen=True):
     """Connect to ``address`` with ``trust`` and POST ``body``; answer DataReceived or
     RequestFailed.  On DataReceived the connection stays open (for reports) until
     :class:`Disconnect`."""
@@ -196,13 +184,11 @@ class Request:
     body: GetBootstrappingDataInput
 
 
-@dataclass(frozen=True, slots=True)
-class Disconnect:
+class Disconnect(msgspec.Struct, frozen=True):
     """Close the connection of the last :class:`Request` that received data."""
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyData:
+class VerifyData(msgspec.Struct, frozen=True):
     """Verify the artifacts (§5.4); answer Verified or VerificationFailed."""
 
     artifacts: Artifacts
@@ -210,13 +196,11 @@ class VerifyData:
     nonce: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
+class Notice(msgspec.Struct, frozen=True):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class PassEnded:
+class PassEnded(msgspec.Struct, frozen=True):
     outcome: RunOutcome
     error: SZTPError | None
 
@@ -250,53 +234,43 @@ class SessionState(enum.StrEnum):
 
 
 # decisions taken in choice states: internal events, never fed from outside
-@dataclass(frozen=True, slots=True)
-class Another:
+class Another(msgspec.Struct, frozen=True):
     """There is one more (source, server, address) to try."""
 
 
-@dataclass(frozen=True, slots=True)
-class NoneLeft:
+class NoneLeft(msgspec.Struct, frozen=True):
     """Nothing more to try here."""
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(msgspec.Struct, frozen=True):
     """This server is not tried (an unusable redirect anchor)."""
 
 
-@dataclass(frozen=True, slots=True)
-class BoundReached:
+class BoundReached(msgspec.Struct, frozen=True):
     """The redirect-address bound is reached: this server (or list) ends failed."""
 
 
-@dataclass(frozen=True, slots=True)
-class OnboardingEnded:
+class OnboardingEnded(msgspec.Struct, frozen=True):
     """The onboarding machine finished (with a redirect to follow or not)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Redirected:
+class Redirected(msgspec.Struct, frozen=True):
     """Follow the redirect: a new list of servers one hop further."""
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
+class Delivered(msgspec.Struct, frozen=True):
     """The next candidate is data a source delivered: process it without a server."""
 
 
-@dataclass(frozen=True, slots=True)
-class Final:
+class Final(msgspec.Struct, frozen=True):
     """A server completed or is rebooting: the pass ends."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceListEnded:
+class SourceListEnded(msgspec.Struct, frozen=True):
     """A source's list of servers ended."""
 
 
-@dataclass(frozen=True, slots=True)
-class RedirectListEnded:
+class RedirectListEnded(msgspec.Struct, frozen=True):
     """A redirect's list of servers ended: the server that redirected ends with it."""
 
 

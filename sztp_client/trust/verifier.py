@@ -75,7 +75,7 @@ from sztp_client.trust.steps import (
 )
 from sztp_client.trust.voucher_steps import check_voucher, verify_voucher_signature
 
-DEFAULT_ASSERTIONS: Final = TrustConfig().accept_assertions
+DEFAULT_ASSERTIONS: Final = frozenset(Assertion(name) for name in TrustConfig().accept_assertions)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.config import load_config, parse_config
+from sztp_client.config import ASSERTIONS, load_config, parse_config
 from sztp_client.errors import ConfigurationError
 from sztp_client.model.voucher import Assertion
 
@@ -113,7 +113,7 @@ def test_invalid_file_exits_78_naming_the_key(tmp_path: Path) -> None:
 
 def test_every_key_is_documented() -> None:
     """Every key the parser reads appears in docs/configuration.md."""
-    source = (ROOT / "sztp_client" / "config.py").read_text()
+    source = "".join(p.read_text() for p in sorted((ROOT / "sztp_client" / "config").glob("*.py")))
     docs = (ROOT / "docs" / "configuration.md").read_text()
     keys = set(
         re.findall(
@@ -134,3 +134,39 @@ def test_d29_network_encoding(tmp_path: Path) -> None:
     main.write_text('[network]\nencoding = "yaml"\n')
     with pytest.raises(ConfigurationError, match=r"network\.encoding"):
         load_config(main, required=True)
+
+
+def test_d11_assertion_names_are_the_voucher_models() -> None:
+    """D11: the names the configuration accepts are exactly the voucher model's assertions (the
+    configuration holds them by name so that reading it never loads the voucher model)."""
+    assert set(ASSERTIONS) == {a.value for a in Assertion}
+    config = parse_config('[trust]\naccept-assertions = ["proximity"]\n', Path("/"))
+    assert config.trust.accept_assertions == {Assertion.PROXIMITY}
+
+
+def test_the_configuration_holds_no_password(tmp_path: Path) -> None:
+    """D18: the HTTP Basic password is read from its file only when a run starts; the
+    configuration (and so its repr, in a log or a traceback) holds the path alone."""
+    secret = tmp_path / "password"
+    secret.write_text("hunter2-not-in-repr\n")
+    main = tmp_path / "client.toml"
+    main.write_text('[identity]\npassword-file = "password"\n')
+    config = load_config(main)
+    assert config.identity.password_file == secret
+    assert "hunter2" not in repr(config)
+    assert "hunter2" not in repr(config.identity)
+
+
+@pytest.mark.subprocess
+def test_reading_the_configuration_loads_no_model() -> None:
+    """``status`` reads the configuration: neither the voucher model nor the trust or identity
+    modules are imported for it."""
+    code = (
+        "import sys; from sztp_client.config import load_config; load_config(None);"
+        "print(sorted(m for m in sys.modules if m.startswith(('sztp_client.model',"
+        " 'sztp_client.trust', 'sztp_client.identity', 'cryptography'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -32,6 +32,7 @@ from sztp_client.progress import ProgressType as P
 from sztp_client.protocol import graph
 from sztp_client.protocol import onboarding as m
 from sztp_client.protocol import onboarding_events as ev
+from sztp_client.protocol import onboarding_rules as rules
 from sztp_client.trust import oids
 from sztp_client.trust.verifier import VerifiedData
 
@@ -492,12 +493,12 @@ def test_every_subset_of_steps_runs_in_rfc_order(
         expected.append(P.BOOTSTRAP_INITIATED)
         if level is ReportingLevel.VERBOSE:
             for s in present:
-                expected += [m._REPORTS[s].initiated, m._REPORTS[s].complete]
+                expected += [rules.REPORTS[s].initiated, rules.REPORTS[s].complete]
         expected.append(P.BOOTSTRAP_COMPLETE)
     assert reports(done) == expected
     walked = [s for s, _, _ in machine.history] + [machine.state]
     assert walked[:3] == [S.RECEIVED, S.VERIFYING, S.VERIFIED]
-    assert [s for s in walked if s in m._STEP_OF] == [
+    assert [s for s in walked if s in rules.STEP_OF] == [
         S.BOOT_IMAGE,
         S.PRE_SCRIPT,
         S.CONFIG,
@@ -510,7 +511,7 @@ TERMINATING = {
     P.BOOTSTRAP_ERROR,
     P.PARSING_ERROR,
     P.BOOT_IMAGE_INSTALLED_REBOOTING,
-    *(m._REPORTS[s].error for s in STEPS),
+    *(rules.REPORTS[s].error for s in STEPS),
 }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import subprocess
+import sys
 
+import msgspec
 import pytest
 
 from sztp_client.errors import BootImageError, ConnectError
@@ -82,8 +84,7 @@ def _image(name: str | None = "VendorOS", version: str | None = "17.3") -> BootI
     return BootImage(name, version, ("https://x.example/i",), (ImageVerification(SHA_256, DIGEST),))
 
 
-@dataclass
-class _Installed:
+class _Installed(msgspec.Struct):
     sha256: str
     boot_id: str | None
 
@@ -136,3 +137,17 @@ def test_sources_in_order_an_absent_one_skipped() -> None:
     assert resolve == s.Resolve("boot.example", 443)
     started, _request = session.handle(s.Resolved(("192.0.2.1",), (DIGEST,)))
     assert isinstance(started, s.AttemptStarted) and started.source == present.name
+
+
+@pytest.mark.subprocess
+def test_running_a_pass_never_loads_the_diagram_tool() -> None:
+    """The machines draw their diagrams only when asked (the docs and the lint): a pass does
+    not import the diagram tool."""
+    code = (
+        "import sys, sztp_client.runner, sztp_client.protocol.onboarding;"
+        "print('sztp_client.protocol.graph' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"

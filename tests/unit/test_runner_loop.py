@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from sztp_client.config import parse_config
+from sztp_client.protocol import backoff
 from sztp_client.protocol.outcome import RunOutcome
 from sztp_client.runner import Runner
 from sztp_client.state.status import StatusRecorder
@@ -53,6 +55,29 @@ def test_backoff_doubles_to_the_cap_with_jitter(tmp_path: Path) -> None:
     for delay, base in zip(delays, bases, strict=True):
         assert 0.8 * base <= delay <= 1.2 * base
     assert runner.run_once() is RunOutcome.NOTHING
+
+
+def test_d2_the_runner_sleeps_the_pause_the_policy_computes(tmp_path: Path) -> None:
+    """D2: the runner draws the jitter from the source it was given and sleeps exactly the
+    pause :mod:`sztp_client.protocol.backoff` computes for each pass in turn."""
+    config = parse_config(
+        _voucher_anchor(tmp_path) + '[device]\nserial-number = "SN-1"\n'
+        '[paths]\nstate-dir = "state"\nrun-dir = "run"\ncache-dir = "cache"\n' + ACTIONS,
+        tmp_path,
+    )
+    delays: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 4:
+            raise _Stop
+
+    recorder = StatusRecorder(tmp_path / "run" / "status.json")
+    runner = Runner(config, recorder, sleep=sleep, uniform=random.Random(12).uniform)
+    with pytest.raises(_Stop):
+        runner.run_forever()
+    same = random.Random(12)
+    assert delays == [backoff.pause(config.retry, n, same.uniform) for n in range(4)]
 
 
 def test_disabled_device_does_nothing(tmp_path: Path) -> None:

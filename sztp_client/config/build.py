@@ -1,259 +1,44 @@
-"""The client's configuration: a TOML file plus drop-ins, read into one frozen ``ClientConfig``.
+"""From the merged TOML document to a :class:`~sztp_client.config.tables.ClientConfig`: each
+table read with :class:`~sztp_client.toml_tables.Table` (typed values, unknown keys refused with
+the key's name), checked, and relative paths resolved against the main file's directory.  An
+invalid value raises ConfigurationError naming the key (exit 78).
 
-The main file (default ``/etc/sztp/client.toml``) is read first, then every ``*.toml`` in the
-drop-in directory beside it (``client.toml.d/``) in name order; tables merge key by key and a
-later value replaces an earlier one (D21).  Unknown keys are errors, so a typo never passes
-silently: the message names the file the key is in and suggests the nearest valid key.
-Relative paths are taken relative to the directory of the main file, so an image
-builder or a test can keep a whole device under one scratch root.  Every key, with its default,
-is documented in docs/configuration.md.  An invalid file raises ConfigurationError naming the
-key (exit 78).
+Also :func:`check_trust_configuration`, what ``run`` alone needs of the [trust] table.  The
+TPM module is imported only when an [identity.tpm] table is given, so that ``status`` never
+loads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sztp_client.errors import ConfigurationError
-from sztp_client.limits import KIB, MIB, Limits
-from sztp_client.model.voucher import Assertion
-from sztp_client.toml_tables import Table, merge, note_origins, parse_toml, read_toml
-from sztp_client.trust.oids import is_dotted_oid
-
-DEFAULT_CONFIG = Path("/etc/sztp/client.toml")
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceConfig:
-    serial_number: str | None = None
-    hardware_model: str | None = None
-    os_name: str | None = None
-    os_version: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TPMIdentityConfig:
-    tcti: str = "device:/dev/tpmrm0"
-    #: the TCG's first IDevID key handle
-    key_handle: int = 0x81020000
-    #: a PEM file path (resolved) or "nv:0x..." (an NV index); required for the tpm back-end
-    certificate: str | None = None
-
-
-IDENTITY_BACKENDS = ("file", "tpm", "auto")
-
-
-@dataclass(frozen=True, slots=True)
-class LDevIDConfig:
-    """The [identity.ldevid] table: RFC 9646 certificate requests to trusted servers."""
-
-    enabled: bool = False
-    #: the new key's file (mode 0600); default ``<paths.state-dir>/ldevid/key.pem``
-    key_file: Path | None = None
-    #: where the post-configuration script writes the LDevID; default ``.../ldevid/cert.pem``
-    certificate: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IdentityConfig:
-    backend: str = "file"
-    certificate: Path | None = None
-    key: Path | None = None
-    password_file: Path | None = None
-    tpm: TPMIdentityConfig = field(default_factory=TPMIdentityConfig)
-    ldevid: LDevIDConfig = field(default_factory=LDevIDConfig)
-
-
-@dataclass(frozen=True, slots=True)
-class TrustConfig:
-    """The [trust] table.  Paths stay paths here; the runner loads the certificates.
-
-    ``voucher_signer_trust_anchors`` are the only anchors a voucher signer may validate to (the
-    manufacturer's voucher CA); ``manufacturer_trust_anchors`` are the IDevID CAs, which the
-    device's IDevID must validate to and which no voucher ever validates to (D27).
-    """
-
-    clock: str = "untrusted"
-    bootstrap_server_trust_anchors: tuple[Path, ...] = ()
-    voucher_signer_trust_anchors: tuple[Path, ...] = ()
-    manufacturer_trust_anchors: tuple[Path, ...] = ()
-    accept_assertions: frozenset[Assertion] = frozenset({Assertion.VERIFIED, Assertion.LOGGED})
-    voucher_signer_extended_key_usage: str | None = None
-    voucher_signer_certificate_policy: str | None = None
-    voucher_signer_pinned_certificates: tuple[Path, ...] = ()
-    require_nonce_voucher: bool = False
-
-
-#: every kind of source, in the default order (removable media, DHCP, DNS as RFC 8572 §4.2.1
-#: orders it, then the configured well-known servers)
-DISCOVERY_KINDS: tuple[str, ...] = (
-    "removable-media",
-    "dhcpv4",
-    "dhcpv6",
-    "mdns-txt",
-    "dns-txt",
-    "mdns-srv",
-    "dns-srv",
-    "configured",
+from sztp_client.config.tables import (
+    ASSERTIONS,
+    DISCOVERY_KINDS,
+    IDENTITY_BACKENDS,
+    ClientConfig,
+    CompletionConfig,
+    ConfigurationConfig,
+    DeviceConfig,
+    DhcpDiscoveryConfig,
+    DiscoveryConfig,
+    DnsDiscoveryConfig,
+    IdentityConfig,
+    ImageConfig,
+    LDevIDConfig,
+    MediaDiscoveryConfig,
+    NetworkConfig,
+    PathsConfig,
+    RetryConfig,
+    ScriptsConfig,
+    TPMIdentityConfig,
+    TrustConfig,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DhcpDiscoveryConfig:
-    #: lease files read (globs); a configured list replaces these, ``[]`` means none
-    lease_files: tuple[str, ...] = (
-        "/var/lib/dhcp/dhclient*.leases",
-        "/var/lib/dhcp/dhclient*.lease",
-        "/var/lib/dhclient/dhclient*.leases",
-        "/var/lib/NetworkManager/dhclient-*.lease",
-    )
-    #: where the shipped hooks write ``<interface>.json``
-    drop_dir: Path = Path("/run/sztp/dhcp")
-    #: the client's own DHCP query (INFORM/DISCOVER, DHCPv6 Information-Request)
-    query: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class DnsDiscoveryConfig:
-    #: domains searched after those of the DHCP lease and resolv.conf
-    domains: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class MediaDiscoveryConfig:
-    directory_name: str = "sztp"
-    #: argv; ``{device}`` and ``{directory}`` replaced, appended in that order when absent
-    mount_command: tuple[str, ...] = ("mount", "-o", "ro,nosuid,nodev,noexec")
-    unmount_command: tuple[str, ...] = ("umount",)
-    #: device paths or globs; empty: removable or hot-plugged block devices with a filesystem
-    devices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveryConfig:
-    bootstrap_servers: tuple[str, ...] = ()
-    max_redirects: int = 8
-    order: tuple[str, ...] = DISCOVERY_KINDS
-    #: interfaces DHCP (and mDNS) use; empty: every up, non-loopback interface
-    interfaces: tuple[str, ...] = ()
-    dhcp: DhcpDiscoveryConfig = field(default_factory=DhcpDiscoveryConfig)
-    dns: DnsDiscoveryConfig = field(default_factory=DnsDiscoveryConfig)
-    media: MediaDiscoveryConfig = field(default_factory=MediaDiscoveryConfig)
-
-
-@dataclass(frozen=True, slots=True)
-class PathsConfig:
-    state_dir: Path = Path("/var/lib/sztp")
-    run_dir: Path = Path("/run/sztp")
-    cache_dir: Path = Path("/var/cache/sztp")
-    boot_id: Path = Path("/proc/sys/kernel/random/boot_id")
-    os_release: Path = Path("/etc/os-release")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageConfig:
-    installer: str = "command"
-    command: tuple[str, ...] = ()
-    ab_root: Path = Path("/var/lib/sztp/slots")
-    timeout: float = 1800.0
-    min_free: int = 64 * MIB
-    verify_tls: bool = False
-    reboot_command: tuple[str, ...] = ("/bin/systemctl", "reboot")
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptsConfig:
-    timeout: float = 600.0
-    warning_codes: frozenset[int] = frozenset({10})
-    output_limit: int = 64 * KIB
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigurationConfig:
-    applier: str = "command"
-    commit_command: tuple[str, ...] = ()
-    rollback_command: tuple[str, ...] = ()
-    file: Path | None = None
-    timeout: float = 600.0
-
-
-@dataclass(frozen=True, slots=True)
-class CompletionConfig:
-    ssh_host_keys: tuple[Path, ...] = ()
-    trust_anchor_certs: tuple[Path, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkConfig:
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    # the one media type of Accept and the body encoding of every request: "json" or "xml"
-    encoding: str = "json"
-
-
-@dataclass(frozen=True, slots=True)
-class RetryConfig:
-    initial: float = 5.0
-    maximum: float = 600.0
-
-
-@dataclass(frozen=True, slots=True)
-class ClientConfig:
-    source: Path | None = None
-    enabled: bool = True
-    device: DeviceConfig = field(default_factory=DeviceConfig)
-    identity: IdentityConfig = field(default_factory=IdentityConfig)
-    trust: TrustConfig = field(default_factory=TrustConfig)
-    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    image: ImageConfig = field(default_factory=ImageConfig)
-    scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
-    configuration: ConfigurationConfig = field(default_factory=ConfigurationConfig)
-    bootstrap_complete: CompletionConfig = field(default_factory=CompletionConfig)
-    network: NetworkConfig = field(default_factory=NetworkConfig)
-    limits: Limits = field(default_factory=Limits)
-    retry: RetryConfig = field(default_factory=RetryConfig)
-
-
-# --- reading -----------------------------------------------------------------------------------
-
-
-def load_config(path: Path | None = None, *, required: bool = False) -> ClientConfig:
-    """Read ``path`` (default /etc/sztp/client.toml) and its drop-ins.
-
-    A missing file is an error when ``required`` (``run`` always requires one: it never
-    bootstraps on built-in defaults); otherwise it gives the built-in defaults (``status``
-    reads the default paths then).
-    """
-    main = path or DEFAULT_CONFIG
-    documents: list[tuple[Path, dict[str, Any]]] = []
-    if main.exists():
-        documents.append((main, read_toml(main)))
-    elif required:
-        raise ConfigurationError(
-            f"the configuration file {main} does not exist: write it (every key is described "
-            "in docs/configuration.md; conf/client.toml is an example) or name another file "
-            "with --config"
-        )
-    dropin_dir = main.with_name(main.name + ".d")
-    if dropin_dir.is_dir():
-        for dropin in sorted(dropin_dir.glob("*.toml")):
-            documents.append((dropin, read_toml(dropin)))
-    merged: dict[str, Any] = {}
-    origins: dict[str, Path] = {}
-    for source, document in documents:
-        merge(merged, document)
-        note_origins(origins, document, source)
-    base = main.parent.resolve() if main.exists() else Path("/")
-    return _build(merged, base, main if main.exists() else None, origins)
-
-
-def parse_config(text: str, base: Path, source: Path | None = None) -> ClientConfig:
-    """Build a configuration from TOML text (tests and embedders)."""
-    return _build(parse_toml(text), base, source)
+from sztp_client.errors import ConfigurationError
+from sztp_client.limits import Limits
+from sztp_client.toml_tables import Table
 
 
 def _oid(table: Table, key: str) -> str | None:
@@ -261,6 +46,8 @@ def _oid(table: Table, key: str) -> str | None:
     value = table.string(key)
     if value is None:
         return None
+    from sztp_client.trust.oids import is_dotted_oid  # noqa: PLC0415 - only when an OID is given
+
     if not is_dotted_oid(value):
         raise ConfigurationError(
             f"'{value}' is not an object identifier in dotted form (e.g. 1.3.6.1.5.5.7.3.3)",
@@ -402,7 +189,7 @@ def _media_discovery(table: Table) -> MediaDiscoveryConfig:
     return found
 
 
-def _build(
+def build(
     document: Mapping[str, Any],
     base: Path,
     source: Path | None,
@@ -436,14 +223,13 @@ def _build(
 
     t = top.table("trust")
     td = TrustConfig()
-    names = t.strings("accept-assertions", tuple(sorted(a.value for a in td.accept_assertions)))
-    try:
-        assertions = frozenset(Assertion(name) for name in names)
-    except ValueError as exc:
-        known = ", ".join(a.value for a in Assertion)
+    names = t.strings("accept-assertions", tuple(sorted(td.accept_assertions)))
+    unknown = [name for name in names if name not in ASSERTIONS]
+    if unknown:
         raise ConfigurationError(
-            f"unknown assertion ({known})", t.key("accept-assertions")
-        ) from exc
+            f"unknown assertion ({', '.join(ASSERTIONS)})", t.key("accept-assertions")
+        )
+    assertions = frozenset(names)
     voucher_signer_anchors = t.paths("voucher-signer-trust-anchors")
     manufacturer_anchors = t.paths("manufacturer-trust-anchors")
     _check_anchor_lists(t, voucher_signer_anchors, manufacturer_anchors)

@@ -1,0 +1,228 @@
+"""One frozen record per table of the configuration file, with its defaults.
+
+This is the only place a default is written (docs/configuration.md lists them).  The records
+hold what the file says, checked and converted (paths resolved, names validated) by
+:mod:`sztp_client.config.build`; nothing here reads a file or loads a certificate.  Cheap to
+import: ``status`` reads the configuration too, so no model, trust or identity module is
+imported here (the accepted voucher assertions are held by name, see :data:`ASSERTIONS`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from sztp_client.limits import KIB, MIB, Limits
+
+DEFAULT_CONFIG = Path("/etc/sztp/client.toml")
+
+IDENTITY_BACKENDS = ("file", "tpm", "auto")
+
+#: the voucher assertions the configuration may name (RFC 8366 and rfc8366bis); the values of
+#: ``sztp_client.model.voucher.Assertion``, which a test keeps equal
+ASSERTIONS: tuple[str, ...] = ("verified", "logged", "proximity", "agent-proximity")
+
+#: every kind of source, in the default order (removable media, DHCP, DNS as RFC 8572 §4.2.1
+#: orders it, then the configured well-known servers)
+DISCOVERY_KINDS: tuple[str, ...] = (
+    "removable-media",
+    "dhcpv4",
+    "dhcpv6",
+    "mdns-txt",
+    "dns-txt",
+    "mdns-srv",
+    "dns-srv",
+    "configured",
+)
+
+
+class DeviceConfig(msgspec.Struct, frozen=True):
+    serial_number: str | None = None
+    hardware_model: str | None = None
+    os_name: str | None = None
+    os_version: str | None = None
+
+
+class TPMIdentityConfig(msgspec.Struct, frozen=True):
+    tcti: str = "device:/dev/tpmrm0"
+    #: the TCG's first IDevID key handle
+    key_handle: int = 0x81020000
+    #: a PEM file path (resolved) or "nv:0x..." (an NV index); required for the tpm back-end
+    certificate: str | None = None
+
+
+class LDevIDConfig(msgspec.Struct, frozen=True):
+    """The [identity.ldevid] table: RFC 9646 certificate requests to trusted servers."""
+
+    enabled: bool = False
+    #: the new key's file (mode 0600); default ``<paths.state-dir>/ldevid/key.pem``
+    key_file: Path | None = None
+    #: where the post-configuration script writes the LDevID; default ``.../ldevid/cert.pem``
+    certificate: Path | None = None
+
+
+class IdentityConfig(msgspec.Struct, frozen=True):
+    """The [identity] table.  ``password_file`` is only the path: the password itself is read
+    when a ``run`` starts (:mod:`sztp_client.context`) and never held here."""
+
+    backend: str = "file"
+    certificate: Path | None = None
+    key: Path | None = None
+    password_file: Path | None = None
+    tpm: TPMIdentityConfig = msgspec.field(default_factory=TPMIdentityConfig)
+    ldevid: LDevIDConfig = msgspec.field(default_factory=LDevIDConfig)
+
+
+class TrustConfig(msgspec.Struct, frozen=True):
+    """The [trust] table.  Paths stay paths here; the runner loads the certificates.
+
+    ``voucher_signer_trust_anchors`` are the only anchors a voucher signer may validate to (the
+    manufacturer's voucher CA); ``manufacturer_trust_anchors`` are the IDevID CAs, which the
+    device's IDevID must validate to and which no voucher ever validates to (D27).
+    ``accept_assertions`` holds the names of :data:`ASSERTIONS`; the trust policy turns them
+    into ``Assertion`` members.
+    """
+
+    clock: str = "untrusted"
+    bootstrap_server_trust_anchors: tuple[Path, ...] = ()
+    voucher_signer_trust_anchors: tuple[Path, ...] = ()
+    manufacturer_trust_anchors: tuple[Path, ...] = ()
+    accept_assertions: frozenset[str] = frozenset({"verified", "logged"})
+    voucher_signer_extended_key_usage: str | None = None
+    voucher_signer_certificate_policy: str | None = None
+    voucher_signer_pinned_certificates: tuple[Path, ...] = ()
+    require_nonce_voucher: bool = False
+
+
+class DhcpDiscoveryConfig(msgspec.Struct, frozen=True):
+    #: lease files read (globs); a configured list replaces these, ``[]`` means none
+    lease_files: tuple[str, ...] = (
+        "/var/lib/dhcp/dhclient*.leases",
+        "/var/lib/dhcp/dhclient*.lease",
+        "/var/lib/dhclient/dhclient*.leases",
+        "/var/lib/NetworkManager/dhclient-*.lease",
+    )
+    #: where the shipped hooks write ``<interface>.json``
+    drop_dir: Path = Path("/run/sztp/dhcp")
+    #: the client's own DHCP query (INFORM/DISCOVER, DHCPv6 Information-Request)
+    query: bool = True
+
+
+class DnsDiscoveryConfig(msgspec.Struct, frozen=True):
+    #: domains searched after those of the DHCP lease and resolv.conf
+    domains: tuple[str, ...] = ()
+
+
+class MediaDiscoveryConfig(msgspec.Struct, frozen=True):
+    directory_name: str = "sztp"
+    #: argv; ``{device}`` and ``{directory}`` replaced, appended in that order when absent
+    mount_command: tuple[str, ...] = ("mount", "-o", "ro,nosuid,nodev,noexec")
+    unmount_command: tuple[str, ...] = ("umount",)
+    #: device paths or globs; empty: removable or hot-plugged block devices with a filesystem
+    devices: tuple[str, ...] = ()
+
+
+class DiscoveryConfig(msgspec.Struct, frozen=True):
+    bootstrap_servers: tuple[str, ...] = ()
+    max_redirects: int = 8
+    order: tuple[str, ...] = DISCOVERY_KINDS
+    #: interfaces DHCP (and mDNS) use; empty: every up, non-loopback interface
+    interfaces: tuple[str, ...] = ()
+    dhcp: DhcpDiscoveryConfig = msgspec.field(default_factory=DhcpDiscoveryConfig)
+    dns: DnsDiscoveryConfig = msgspec.field(default_factory=DnsDiscoveryConfig)
+    media: MediaDiscoveryConfig = msgspec.field(default_factory=MediaDiscoveryConfig)
+
+
+class PathsConfig(msgspec.Struct, frozen=True):
+    state_dir: Path = Path("/var/lib/sztp")
+    run_dir: Path = Path("/run/sztp")
+    cache_dir: Path = Path("/var/cache/sztp")
+    boot_id: Path = Path("/proc/sys/kernel/random/boot_id")
+    os_release: Path = Path("/etc/os-release")
+
+
+class ImageConfig(msgspec.Struct, frozen=True):
+    installer: str = "command"
+    command: tuple[str, ...] = ()
+    ab_root: Path = Path("/var/lib/sztp/slots")
+    timeout: float = 1800.0
+    min_free: int = 64 * MIB
+    verify_tls: bool = False
+    reboot_command: tuple[str, ...] = ("/bin/systemctl", "reboot")
+
+
+class ScriptsConfig(msgspec.Struct, frozen=True):
+    timeout: float = 600.0
+    warning_codes: frozenset[int] = frozenset({10})
+    output_limit: int = 64 * KIB
+
+
+class ConfigurationConfig(msgspec.Struct, frozen=True):
+    applier: str = "command"
+    commit_command: tuple[str, ...] = ()
+    rollback_command: tuple[str, ...] = ()
+    file: Path | None = None
+    timeout: float = 600.0
+
+
+class CompletionConfig(msgspec.Struct, frozen=True):
+    ssh_host_keys: tuple[Path, ...] = ()
+    trust_anchor_certs: tuple[Path, ...] = ()
+
+
+class NetworkConfig(msgspec.Struct, frozen=True):
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    # the one media type of Accept and the body encoding of every request: "json" or "xml"
+    encoding: str = "json"
+
+
+class RetryConfig(msgspec.Struct, frozen=True):
+    """The [retry] table: the pause between passes starts at ``initial`` seconds and doubles
+    up to ``maximum`` (D2; :mod:`sztp_client.protocol.backoff`)."""
+
+    initial: float = 5.0
+    maximum: float = 600.0
+
+
+class ClientConfig(msgspec.Struct, frozen=True):
+    source: Path | None = None
+    enabled: bool = True
+    device: DeviceConfig = msgspec.field(default_factory=DeviceConfig)
+    identity: IdentityConfig = msgspec.field(default_factory=IdentityConfig)
+    trust: TrustConfig = msgspec.field(default_factory=TrustConfig)
+    discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
+    paths: PathsConfig = msgspec.field(default_factory=PathsConfig)
+    image: ImageConfig = msgspec.field(default_factory=ImageConfig)
+    scripts: ScriptsConfig = msgspec.field(default_factory=ScriptsConfig)
+    configuration: ConfigurationConfig = msgspec.field(default_factory=ConfigurationConfig)
+    bootstrap_complete: CompletionConfig = msgspec.field(default_factory=CompletionConfig)
+    network: NetworkConfig = msgspec.field(default_factory=NetworkConfig)
+    limits: Limits = msgspec.field(default_factory=Limits)
+    retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+
+
+__all__ = [
+    "ASSERTIONS",
+    "DEFAULT_CONFIG",
+    "DISCOVERY_KINDS",
+    "IDENTITY_BACKENDS",
+    "ClientConfig",
+    "CompletionConfig",
+    "ConfigurationConfig",
+    "DeviceConfig",
+    "DhcpDiscoveryConfig",
+    "DiscoveryConfig",
+    "DnsDiscoveryConfig",
+    "IdentityConfig",
+    "ImageConfig",
+    "LDevIDConfig",
+    "MediaDiscoveryConfig",
+    "NetworkConfig",
+    "PathsConfig",
+    "RetryConfig",
+    "ScriptsConfig",
+    "TPMIdentityConfig",
+    "TrustConfig",
+]
