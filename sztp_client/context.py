@@ -12,9 +12,8 @@ The identity (files or a TPM-held key) comes from
 applier at :func:`_installer` / :func:`_applier`; new sources at :func:`sources`.
 
 What only some configurations or deliveries use is imported when it is first needed, not with
-this module (start-up, docs/architecture.md): the discovery wiring when the sources are built,
-the LDevID key store when ``identity.ldevid`` is enabled, the envelope decryptor when an
-artifact arrives encrypted.
+this module (start-up, docs/architecture.md): the LDevID key store when ``identity.ldevid`` is
+enabled, the envelope decryptor when an artifact arrives encrypted.
 """
 
 from __future__ import annotations
@@ -32,12 +31,14 @@ from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import installers
 from sztp_client.config import ClientConfig, check_trust_configuration
+from sztp_client.discovery import wiring
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
 from sztp_client.files import read_bounded
 from sztp_client.identity.base import FileIdentity, TPMIdentity, build_identity
 from sztp_client.limits import Limits, TransportLimits
 from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
 from sztp_client.protocol.image_policy import RunningSystem
+from sztp_client.protocol.session_events import Source
 from sztp_client.transport.http import Timeouts
 from sztp_client.trust import armor
 from sztp_client.trust.clock import Clock
@@ -49,7 +50,6 @@ from sztp_client.units import KIB, MIB
 
 if TYPE_CHECKING:
     from sztp_client.actions.ldevid import LDevIDKeyStore
-    from sztp_client.protocol.session_events import Source
     from sztp_client.trust.cms import Decryptor
     from sztp_client.trust.envelope import EnvelopeDecryptor
     from sztp_client.trust.envelope.keys import RecipientKey
@@ -106,8 +106,6 @@ class DeviceContext(msgspec.Struct, frozen=True):
     def sources(self) -> list[Source]:
         """The sources of bootstrapping data in the order of ``discovery.order``, built afresh
         for every pass (removable media, DHCP, DNS, then the configured servers by default)."""
-        from sztp_client.discovery import wiring  # noqa: PLC0415 - see the module's docstring
-
         context = wiring.discovery_context(self.config, self.serial_number)
         configured = wiring.ConfiguredServers(self.servers, self.server_anchors)
         return list(wiring.build_sources(context, configured))
