@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.util
 import json
 import os
 import re
@@ -184,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in runs:
         print(f"  {name:<30} {median[name] * 1000:7.1f} ms  {rss[name] / 1024:6.1f} MiB")
     print(f"  (launcher floor {floor / 1024:.1f} MiB: no peak below it can be told)")
+    if importlib.util.find_spec("typing_extensions") is not None:
+        print(
+            "  (typing_extensions is installed, as in a development environment: msgspec then "
+            "imports it and inspect, a few ms a device without the test tools does not spend)"
+        )
     goals = result["goals"]
     print(
         f"run --help / dependencies only: {run_ratio:.2f} x  "
