@@ -10,47 +10,73 @@ Everything that can never succeed later fails here, before any traffic (exit 78)
 The identity (files or a TPM-held key) comes from
 :func:`~sztp_client.identity.base.build_identity`; a new installer or
 applier at :func:`_installer` / :func:`_applier`; new sources at :func:`sources`.
+
+What only some configurations or deliveries use is imported when it is first needed, not with
+this module (start-up, docs/architecture.md): the LDevID key store when ``identity.ldevid`` is
+enabled, the envelope decryptor when an artifact arrives encrypted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import msgspec
 from cryptography import x509
 
 from sztp_client import preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import installers
-from sztp_client.actions.ldevid import LDevIDKeyStore
 from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.discovery import wiring
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
 from sztp_client.files import read_bounded
 from sztp_client.identity.base import FileIdentity, TPMIdentity, build_identity
-from sztp_client.limits import KIB, MIB, Limits, TransportLimits
+from sztp_client.limits import Limits, TransportLimits
 from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
 from sztp_client.protocol.image_policy import RunningSystem
 from sztp_client.protocol.session_events import Source
 from sztp_client.transport.http import Timeouts
 from sztp_client.trust import armor
 from sztp_client.trust.clock import Clock
-from sztp_client.trust.envelope import EnvelopeDecryptor
 from sztp_client.trust.identity import issuer_key_id, subject_serial_number
 from sztp_client.trust.signer_policy import VoucherSignerPolicy
 from sztp_client.trust.signer_policy import check_configuration as check_signer_configuration
 from sztp_client.trust.verifier import DeviceIdentity
+from sztp_client.units import KIB, MIB
+
+if TYPE_CHECKING:
+    from sztp_client.actions.ldevid import LDevIDKeyStore
+    from sztp_client.trust.cms import Decryptor
+    from sztp_client.trust.envelope import EnvelopeDecryptor
+    from sztp_client.trust.envelope.keys import RecipientKey
 
 MAX_PASSWORD_FILE = 4 * KIB
 #: the largest certificate file (PEM or DER) read
 MAX_CERTIFICATE_FILE = MIB
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceContext:
+class LazyDecryptor:
+    """The identity key's decryptor, built on the first encrypted artifact: the key is read at
+    start-up (a key that cannot work fails before any traffic), the envelope code is loaded
+    only when a delivery is encrypted."""
+
+    def __init__(self, key: RecipientKey) -> None:
+        self.key = key
+        self._decryptor: EnvelopeDecryptor | None = None
+
+    def decrypt(self, content_type: str, der: bytes) -> tuple[str, bytes]:
+        if self._decryptor is None:
+            from sztp_client.trust.envelope import EnvelopeDecryptor  # noqa: PLC0415
+
+            self._decryptor = EnvelopeDecryptor(self.key)
+        return self._decryptor.decrypt(content_type, der)
+
+
+class DeviceContext(msgspec.Struct, frozen=True):
     """What one device configuration amounts to, built once per ``run``."""
 
     config: ClientConfig
@@ -68,7 +94,7 @@ class DeviceContext:
     applier: config_actions.Applier
     clock_source: Callable[[], Clock]
     #: opens encrypted artifacts with the identity's key (None without an identity)
-    decryptor: EnvelopeDecryptor | None = None
+    decryptor: Decryptor | None = None
     #: RFC 9646: the key file store for a requested LDevID (None unless identity.ldevid.enabled)
     ldevid: LDevIDKeyStore | None = None
     #: the IDevID's subject (DER), mirrored by a CSR the server gave no cert-req-info for
@@ -157,7 +183,7 @@ def build_context(config: ClientConfig) -> DeviceContext:
         installer=installer,
         applier=applier,
         clock_source=_trusted_now if trusted_clock else Clock.untrusted,
-        decryptor=EnvelopeDecryptor(identity.recipient_key()) if identity is not None else None,
+        decryptor=LazyDecryptor(identity.recipient_key()) if identity is not None else None,
         ldevid=_ldevid_store(config),
         idevid_subject=idevid.subject.public_bytes() if idevid is not None else b"\x30\x00",
     )
@@ -167,6 +193,8 @@ def _ldevid_store(config: ClientConfig) -> LDevIDKeyStore | None:
     settings = config.identity.ldevid
     if not settings.enabled:
         return None
+    from sztp_client.actions.ldevid import LDevIDKeyStore  # noqa: PLC0415 - only when enabled
+
     base = config.paths.state_dir / "ldevid"
     return LDevIDKeyStore(
         key_path=settings.key_file or base / "key.pem",

@@ -2,24 +2,23 @@
 
 ``Limits`` is read from the configuration as it is (``config.ClientConfig.limits``) and handed
 unchanged to the trust core, the conveyed-information parser and the transport; its defaults
-are written here and nowhere else.  Sizes are in bytes, the other bounds are counts.  Pure: no
-I/O, and nothing of the project is imported.
+are written here and nowhere else.  Sizes are in bytes (the units are in :mod:`sztp_client.units`),
+the other bounds are counts.  Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
-KIB: Final = 1024
-MIB: Final = 1024 * KIB
+import msgspec
+
+from sztp_client.units import KIB, MIB
 
 #: bytes of a reply to report-progress (its body is empty or a small error document)
 REPORT_REPLY_BYTES: Final = 64 * KIB
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(msgspec.Struct, frozen=True):
     """The size bounds of what the device reads and the work one artifact may cause.
 
     Sizes in bytes: ``conveyed_information``, ``owner_certificate``, ``ownership_voucher`` (each
@@ -50,10 +49,9 @@ class Limits:
         return (artifacts * 4 // 3 + 12) * 66 // 64 + 64 * KIB
 
 
-@dataclass(frozen=True, slots=True)
-class TransportLimits:
+class TransportLimits(msgspec.Struct, frozen=True):
     """The bounds in bytes of the bodies read from a bootstrap server (D19), derived from
-    :class:`Limits` by :meth:`of`; a test may narrow one with ``dataclasses.replace``."""
+    :class:`Limits` by :meth:`of`; a test may narrow one with ``msgspec.structs.replace``."""
 
     response: int
     error_document: int
@@ -71,3 +69,6 @@ class TransportLimits:
             error_document=limits.error_document,
             host_meta=limits.host_meta,
         )
+
+
+__all__ = ["KIB", "MIB", "REPORT_REPLY_BYTES", "Limits", "TransportLimits"]

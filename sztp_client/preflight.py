@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from sztp_client.actions.scripts import CLEAN_PATH
 from sztp_client.errors import ConfigurationError, FileTooLargeError, PermissionDeniedError
 from sztp_client.files import read_bounded
-from sztp_client.limits import MIB
 from sztp_client.state.store import ensure_dir
+from sztp_client.units import MIB
 
 MAX_KEY_FILE: Final = MIB
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sztp_client.errors import ConfigurationError, FileTooLargeError
 from sztp_client.files import read_bounded
-from sztp_client.limits import MIB
+from sztp_client.units import MIB
 
 MAX_CONFIG_FILE = MIB
 

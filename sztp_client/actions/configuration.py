@@ -34,9 +34,10 @@ import shlex
 import stat
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
+
+import msgspec
 
 from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.config import ConfigurationConfig
@@ -167,8 +168,7 @@ class CommandApplier:
 # file
 
 
-@dataclass(frozen=True, slots=True)
-class _Previous:
+class _Previous(msgspec.Struct, frozen=True):
     """The file before the commit: its content and mode, or None when it did not exist."""
 
     content: bytes | None

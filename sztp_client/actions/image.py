@@ -22,16 +22,17 @@ import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
+
+import msgspec
 
 from sztp_client.config import ImageConfig
 from sztp_client.errors import BootImageError, FileTooLargeError, SZTPError
 from sztp_client.files import read_bounded
-from sztp_client.limits import KIB, MIB
 from sztp_client.model.conveyed import BootImage
 from sztp_client.protocol.image_policy import RunningSystem, supported_digest
+from sztp_client.units import KIB, MIB
 
 __all__ = [
     "DEFAULT_MIN_FREE_BYTES",
@@ -64,8 +65,7 @@ and with the number of bytes written after every chunk, and return the SHA-256 o
 wrote.  Failures are raised as :class:`sztp_client.errors.SZTPError` (or :class:`OSError`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedImage:
+class VerifiedImage(msgspec.Struct, frozen=True):
     """A downloaded image whose SHA-256 equals the expected digest."""
 
     path: Path

@@ -13,9 +13,10 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+import msgspec
 
 from sztp_client.config import ScriptsConfig
 from sztp_client.interrupt import deferred
@@ -28,8 +29,7 @@ _DRAIN_GRACE: Final = 2.0
 _UTF8_CONTINUATION_MAX: Final = 3
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessOutcome:
+class ProcessOutcome(msgspec.Struct, frozen=True):
     """How a command ended and the tail of what it wrote (stdout and stderr interleaved).
 
     ``returncode`` is the exit status, or minus the signal number when a signal ended it (as
@@ -43,7 +43,7 @@ class ProcessOutcome:
     output: bytes
     omitted: int
     timeout: float
-    output_limit: int = field(default=DEFAULT_OUTPUT_LIMIT, repr=False)
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
 
     @property
     def signal_number(self) -> int | None:

@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives import serialization
 
 from sztp_client.errors import EncodingError, FileTooLargeError
 from sztp_client.files import read_bounded
-from sztp_client.limits import KIB, MIB
 from sztp_client.model.rpc import SSHHostKey
 from sztp_client.trust.armor import load_certificates
+from sztp_client.units import KIB, MIB
 
 __all__ = [
     "MAX_KEY_FILE",

@@ -29,9 +29,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
+
+import msgspec
 
 from sztp_client.actions.process import DEFAULT_OUTPUT_LIMIT, run_process
 from sztp_client.config import ScriptsConfig
@@ -63,8 +64,7 @@ _MAX_SHEBANG: Final = 4096
 # Scripts
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptPolicy:
+class ScriptPolicy(msgspec.Struct, frozen=True):
     """How scripts run: timeout in seconds, warning exit codes (D3), output bytes kept."""
 
     timeout: float = _SCRIPTS_DEFAULTS.timeout
@@ -72,7 +72,7 @@ class ScriptPolicy:
     output_limit: int = DEFAULT_OUTPUT_LIMIT
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "warning_codes", frozenset(self.warning_codes))
+        msgspec.structs.force_setattr(self, "warning_codes", frozenset(self.warning_codes))
         if self.timeout <= 0:
             raise ValueError("the script timeout must be positive")
         if self.output_limit <= 0:
@@ -81,8 +81,7 @@ class ScriptPolicy:
             raise ValueError("exit status 0 means success and cannot be a warning code")
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptResult:
+class ScriptResult(msgspec.Struct, frozen=True):
     """A script that succeeded (``warning`` False) or ended with a warning code (D3).
 
     ``output`` is the tail of its combined stdout and stderr (see :meth:`ProcessOutcome.text`).

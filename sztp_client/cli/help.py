@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import textwrap
 from typing import Final
 
@@ -24,8 +26,36 @@ exit codes:
 """
 
 
+def terminal_columns(fallback: int = 80) -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` tells it (``COLUMNS``, then the
+    terminal of stdout, then ``fallback``), without importing shutil: argparse makes a
+    formatter for every option it registers, and shutil would load zlib, bz2 and lzma into
+    every command (start-up)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or fallback
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description and the exit-code table as written (see :func:`paragraph`)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = terminal_columns() - 2  # what argparse does, through shutil
+        super().__init__(prog, indent_increment, max_help_position, width)
 
 
 def paragraph(text: str) -> str:

@@ -49,8 +49,14 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> ArgumentParser:
         version=f"sztp-client {__version__}",
         help="print the version and exit",
     )
+    # prog given: argparse would otherwise format a usage line to derive it, which loads shutil
+    # (and with it zlib, bz2 and lzma) for every command, ``status`` included
     subparsers = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=ArgumentParser, title="commands"
+        dest="command",
+        metavar="COMMAND",
+        parser_class=ArgumentParser,
+        title="commands",
+        prog=parser.prog,
     )
     for name in commands:
         importlib.import_module(f"sztp_client.cli.{name}").register(subparsers)

@@ -9,18 +9,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sztp_client.encoding.yang_types import format_datetime
+import msgspec
+
 from sztp_client.state.store import read_json, write_json
 
 STATE_VERSION = 1
 
 
-@dataclass
-class InstalledImage:
+class InstalledImage(msgspec.Struct):
     sha256: str
     boot_id: str | None
     installed_at: str
@@ -47,12 +46,11 @@ class InstalledImage:
         )
 
 
-@dataclass
-class DeviceState:
+class DeviceState(msgspec.Struct):
     bootstrapped: bool = False
     bootstrapped_at: str | None = None
     rebooting: bool = False
-    images: list[InstalledImage] = field(default_factory=list)
+    images: list[InstalledImage] = msgspec.field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,4 +85,7 @@ class StateStore:
 
 
 def now_text() -> str:
+    # the YANG date-time writer is needed by a run only, not by ``status`` (start-up)
+    from sztp_client.encoding.yang_types import format_datetime  # noqa: PLC0415
+
     return format_datetime(dt.datetime.now(dt.UTC), "seconds")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sztp_client.encoding.yang_types import format_datetime
+import msgspec
+
 from sztp_client.errors import SZTPError
 from sztp_client.protocol.outcome import StatusState
 from sztp_client.state.store import read_json, write_json
@@ -23,11 +23,13 @@ STATUS_VERSION = 1
 
 
 def _now() -> str:
+    # the YANG date-time writer is needed by a run only, not by ``status`` (start-up)
+    from sztp_client.encoding.yang_types import format_datetime  # noqa: PLC0415
+
     return format_datetime(dt.datetime.now(dt.UTC), "microseconds")
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEvent:
+class TimelineEvent(msgspec.Struct, frozen=True):
     kind: str  # attempt-start, attempt-end, step-start, step-end, report, info, error, progress
     text: str
     data: dict[str, Any]

@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sztp_client.errors import FileTooLargeError, InternalError, PermissionDeniedError
 from sztp_client.files import read_bounded
-from sztp_client.limits import MIB
+from sztp_client.units import MIB
 
 MAX_STATE_FILE = 4 * MIB
 
@@ -40,6 +39,8 @@ def atomic_file(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     flushed, fsync'ed, renamed over ``path``, and the directory is fsync'ed.  On an exception
     the temporary file is removed and ``path`` is as it was.
     """
+    import tempfile  # noqa: PLC0415 - writers only: ``status`` reads, and starts faster without it
+
     ensure_dir(path.parent)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

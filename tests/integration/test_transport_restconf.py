@@ -16,12 +16,12 @@ import ssl
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from msgspec.structs import replace
 
 from sztp_client.errors import (
     ConfigurationError,

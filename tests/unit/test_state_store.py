@@ -1,5 +1,5 @@
 """The state store's files, which carry a run across the reboot (D24): atomic replacement, private
-modes, bounded reads."""
+modes, bounded reads, and a format that a newer client reads and writes byte for byte alike."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sztp_client.errors import InternalError
+from sztp_client.state.device import DeviceState, InstalledImage, StateStore
 from sztp_client.state.store import (
     MAX_STATE_FILE,
     atomic_file,
@@ -79,3 +80,69 @@ def test_read_json_refuses_a_damaged_file_with_advice(tmp_path: Path, content: b
     target.write_bytes(content)
     with pytest.raises(InternalError, match="move it away"):
         read_json(target)
+
+
+#: ``state.json`` as the client has always written it: keys sorted, two-space indent, a final
+#: newline, every image key present (null when unknown)
+STATE_FILE = """\
+{
+  "bootstrapped": true,
+  "bootstrapped-at": "2026-01-02T03:04:05Z",
+  "images": [
+    {
+      "boot-id": "boot-1",
+      "installed-at": "2026-01-02T03:00:00Z",
+      "os-name": "Linux",
+      "os-version": "6.1",
+      "sha256": "abababababababababababababababababababababababababababababababab"
+    },
+    {
+      "boot-id": null,
+      "installed-at": "2026-01-01T00:00:00Z",
+      "os-name": null,
+      "os-version": null,
+      "sha256": "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+    }
+  ],
+  "rebooting": false,
+  "version": 1
+}
+"""
+
+STATE = DeviceState(
+    bootstrapped=True,
+    bootstrapped_at="2026-01-02T03:04:05Z",
+    images=[
+        InstalledImage("ab" * 32, "boot-1", "2026-01-02T03:00:00Z", "Linux", "6.1"),
+        InstalledImage("cd" * 32, None, "2026-01-01T00:00:00Z"),
+    ],
+)
+
+
+def test_device_state_is_written_in_the_established_format(tmp_path: Path) -> None:
+    """D24: a state file written before an upgrade is read after it, and written back the
+    same, byte for byte."""
+    StateStore(tmp_path).save(STATE)
+    assert (tmp_path / "state.json").read_text() == STATE_FILE
+    assert _mode(tmp_path / "state.json") == 0o600
+    assert StateStore(tmp_path).load() == STATE
+
+
+def test_device_state_reads_an_old_file_and_writes_it_back_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text(STATE_FILE)
+    state = StateStore(tmp_path).load()
+    assert state == STATE
+    state.rebooting = True  # the state is changed in place by the executor, then saved
+    StateStore(tmp_path).save(state)
+    assert json.loads((tmp_path / "state.json").read_text())["rebooting"] is True
+    state.rebooting = False
+    StateStore(tmp_path).save(state)
+    assert (tmp_path / "state.json").read_text() == STATE_FILE
+
+
+@pytest.mark.parametrize("document", ["[]", "null", "{}", '{"version": 1}'])
+def test_device_state_of_an_unexpected_document_is_the_fresh_state(
+    tmp_path: Path, document: str
+) -> None:
+    (tmp_path / "state.json").write_text(document)
+    assert StateStore(tmp_path).load() == DeviceState()
