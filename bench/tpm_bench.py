@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sztp_client.identity import tls_key  # noqa: E402
+from sztp_client.identity import tls_key, tls_mechanism  # noqa: E402
 from sztp_client.identity.tpm import TPM  # noqa: E402
 from sztp_lab.pki import LabPKI, make_lab_pki  # noqa: E402
 from tests.helpers.swtpm import (  # noqa: E402
@@ -181,7 +181,7 @@ def main() -> int:
     lab = make_lab_pki()
     with tempfile.TemporaryDirectory() as state, SoftwareTPM(Path(state)) as software_tpm:
         rows = measure(args.runs, lab, software_tpm.tcti)
-    report = tls_key.check_mechanism()
+    report = tls_mechanism.check_mechanism()
     if args.json:
         print(json.dumps({"python": report.python, "openssl": report.openssl, "rows": rows}))
         return 0

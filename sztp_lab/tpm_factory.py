@@ -29,14 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from sztp_client.identity.tpm import (
-    TPM,
-    KeyAlgorithm,
-    TPMKey,
-    parse_handle,
-    parse_nv_index,
-    pytss_module,
-)
+from sztp_client.identity.tpm import TPM, parse_handle, parse_nv_index, pytss_module
+from sztp_client.identity.tpm_key import KeyAlgorithm, TPMKey
 from sztp_lab.pki import (
     BACKDATE,
     DEFAULT_LIFETIME,
@@ -79,41 +73,12 @@ def _attributes(pytss: Any, names: str) -> Any:
 def create_persistent_key(
     tpm: TPM, algorithm: KeyAlgorithm, handle: int, *, replace: bool = False
 ) -> TPMKey:
-    """A new IDevID-style key made inside the TPM and persisted at ``handle``."""
+    """A new IDevID-style key made inside the TPM and persisted at ``handle`` (the same
+    primitive the runtime uses for LDevID keys: :meth:`TPM.create_persistent_key`)."""
     parse_handle(handle)
-    pytss = pytss_module()
-
-    types = pytss.types
-    esapi = tpm.esapi
     if replace:
-        try:
-            existing = esapi.tr_from_tpmpublic(handle)
-        except pytss.TSS2_Exception:
-            existing = None
-        if existing is not None:
-            esapi.evict_control(pytss.constants.ESYS_TR.OWNER, existing, handle)
-    srk_template = types.TPM2B_PUBLIC.parse(
-        "ecc256:aes128cfb",
-        objectAttributes=_attributes(
-            pytss,
-            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda",
-        ),
-    )
-    key_template = types.TPM2B_PUBLIC.parse(
-        "ecc256:null:null" if algorithm == "ec-p256" else "rsa2048:null:null",
-        objectAttributes=_attributes(
-            pytss, "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign|decrypt"
-        ),
-    )
-    primary, _, _, _, _ = esapi.create_primary(types.TPM2B_SENSITIVE_CREATE(), srk_template)
-    with tpm.transient(primary):
-        private, public, _, _, _ = esapi.create(
-            primary, types.TPM2B_SENSITIVE_CREATE(), key_template
-        )
-        loaded = esapi.load(primary, private, public)
-        with tpm.transient(loaded):
-            esapi.evict_control(pytss.constants.ESYS_TR.OWNER, loaded, handle)
-    return tpm.key(handle)
+        tpm.evict(handle, "handle")
+    return tpm.create_persistent_key(algorithm, handle, "handle")
 
 
 def _name(serial_number: str, common_name: str | None) -> x509.Name:
