@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sztp_client.actions.ldevid import LDevIDKeyStore, LDevIDMismatchError
+from sztp_client.actions.ldevid import FileKeyStore, LDevIDMismatchError
 from sztp_client.errors import CSRRequestError
 from sztp_client.model import csr as csr_offer
 from sztp_client.protocol import csr
@@ -105,10 +105,8 @@ def test_malformed_csr_request_is_typed(body: dict[str, object]) -> None:
         csr.parse_csr_request(body)
 
 
-def _store(tmp_path: Path) -> LDevIDKeyStore:
-    return LDevIDKeyStore(
-        key_path=tmp_path / "ldevid" / "key.pem", cert_path=tmp_path / "ldevid.pem"
-    )
+def _store(tmp_path: Path) -> FileKeyStore:
+    return FileKeyStore(key_path=tmp_path / "ldevid" / "key.pem", cert_path=tmp_path / "ldevid.pem")
 
 
 @pytest.mark.parametrize("name", ["ec-p256", "rsa-2048"])
@@ -194,7 +192,8 @@ def test_r128_cert_req_info_with_other_algorithm_refused(tmp_path: Path) -> None
 def test_d23_installed_ldevid_must_match_new_key(tmp_path: Path) -> None:
     store = _store(tmp_path)
     assert store.check_certificate() is False
-    key = store.generate("ec-p256")
+    store.generate("ec-p256")
+    made = serialization.load_der_public_key(store.spki_der())
     other = ec.generate_private_key(ec.SECP256R1())
 
     def cert_for(public: ec.EllipticCurvePublicKey) -> bytes:
@@ -213,7 +212,7 @@ def test_d23_installed_ldevid_must_match_new_key(tmp_path: Path) -> None:
         )
         return cert.public_bytes(serialization.Encoding.PEM)
 
-    store.cert_path.write_bytes(cert_for(key.public_key()))  # type: ignore[arg-type]
+    store.cert_path.write_bytes(cert_for(made))  # type: ignore[arg-type]
     assert store.check_certificate() is True
     store.cert_path.write_bytes(cert_for(other.public_key()))
     with pytest.raises(LDevIDMismatchError):
