@@ -212,7 +212,7 @@ def csr_request_of(error: Exception) -> Mapping[str, object] | None:
 
 def _with_csr(first: GetBootstrappingDataInput, der: bytes) -> GetBootstrappingDataInput:
     """``first`` with the p10-csr and without csr-support (the choice ``msg-type``)."""
-    record: Any = first
+    record: Any = first  # a msgspec.Struct, or a frozen dataclass: both rebuilt field by field
     names = getattr(record, "__struct_fields__", None) or tuple(record.__dataclass_fields__)
     values = {name: getattr(record, name) for name in names}
     values.update(csr_support=False, p10_csr=der)

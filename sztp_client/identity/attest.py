@@ -10,9 +10,9 @@ is how a TPM quote's ``pcrDigest`` is formed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from sztp_client.errors import ConfigurationError
@@ -26,8 +26,7 @@ BANKS = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
 MAX_PCR = 23
 
 
-@dataclass(frozen=True, slots=True)
-class PCRSelection:
+class PCRSelection(msgspec.Struct, frozen=True):
     bank: str
     registers: tuple[int, ...]
 
@@ -94,8 +93,7 @@ def read_pcrs(device: tpm.TPM, selection: PCRSelection) -> dict[int, bytes]:
     return device.run(read, f"read the PCRs {selection}")
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(msgspec.Struct, frozen=True):
     """A TPM quote: the TPMS_ATTEST structure as signed, its ECDSA signature (DER), the PCR
     selection quoted and the PCR values read with it (the evidence a verifier checks)."""
 

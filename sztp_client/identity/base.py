@@ -28,7 +28,6 @@ from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError,
 from sztp_client.files import read_bounded
 from sztp_client.limits import MIB
 from sztp_client.trust import armor
-from sztp_client.trust.envelope.keys import FileRecipientKey, RecipientKey, RsaPadding
 from sztp_client.trust.identity import subject_serial_number
 
 if TYPE_CHECKING:
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from sztp_client.config import IdentityConfig
     from sztp_client.identity.tpm import TPM
     from sztp_client.identity.tpm_key import TPMKey
+    from sztp_client.trust.envelope.keys import RecipientKey, RsaPadding
 
 #: the largest certificate or key file read
 MAX_IDENTITY_FILE = MIB
@@ -152,6 +152,8 @@ class FileIdentity(msgspec.Struct, frozen=True):
     def recipient_key(self) -> RecipientKey:
         cert_pem = _read(self.certificate, "the certificate file", "identity.certificate")
         key_pem = _read(self.key, "the key file", "identity.key")
+        from sztp_client.trust.envelope.keys import FileRecipientKey  # noqa: PLC0415
+
         return FileRecipientKey.from_pem(cert_pem, key_pem)
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final
 
+import msgspec
 from asn1crypto import algos as asn1_algos
 from asn1crypto import csr as asn1_csr
 from asn1crypto import keys as asn1_keys
@@ -34,8 +34,7 @@ MAX_CSR_ROUNDS: Final = 3
 MAX_CERT_REQ_INFO_OCTETS: Final = 64 * 1024
 
 
-@dataclass(frozen=True)
-class CSRRequest:
+class CSRRequest(msgspec.Struct, frozen=True):
     """What the server asked for: the selected algorithm's name (None when the server asks
     for a CSR over the existing key) and its cert-req-info, if any (DER)."""
 
