@@ -58,6 +58,16 @@ def _algorithm_name(der: bytes, field: str) -> str:
     raise CSRRequestError(f"csr-request {field}: an algorithm the device did not offer")
 
 
+def _is_p10_format(identifier: object) -> bool:
+    """``ietf-ztp-types:p10-csr`` (JSON), or ``p10-csr`` with any one prefix: in XML the
+    identityref carries whatever prefix the server bound to the ietf-ztp-types namespace, and
+    the error-info reaches this module as text (the prefix unresolved)."""
+    if not isinstance(identifier, str):
+        return False
+    prefix, _, name = identifier.rpartition(":")
+    return name == "p10-csr" and ":" not in prefix and " " not in identifier
+
+
 def find_csr_request(error_info: object) -> Mapping[str, object] | None:
     """The ``ietf-sztp-csr:csr-request`` object inside a RESTCONF error-info, if any."""
     if isinstance(error_info, Mapping):
@@ -89,7 +99,7 @@ def parse_csr_request(request: Mapping[str, object]) -> CSRRequest:
     if not isinstance(selected_format, Mapping):
         raise CSRRequestError("csr-request csr-generation: no selected-format")
     identifier = selected_format.get("format-identifier")
-    if identifier not in (P10_FORMAT, "p10-csr"):
+    if not _is_p10_format(identifier):
         raise CSRRequestError(
             f"csr-request selected-format: {identifier!r} was not offered (only {P10_FORMAT})"
         )

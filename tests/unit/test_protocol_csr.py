@@ -78,10 +78,20 @@ def test_r126_unoffered_algorithm_refused() -> None:
         csr.parse_csr_request(_request(p384))
 
 
-@pytest.mark.parametrize("fmt", ["ietf-ztp-types:cmp-csr", "ietf-ztp-types:cmc-csr", 7])
+@pytest.mark.parametrize(
+    "fmt",
+    ["ietf-ztp-types:cmp-csr", "ietf-ztp-types:cmc-csr", 7, "ztp:cmp-csr", "a:b:p10-csr", ""],
+)
 def test_r126_unoffered_format_refused(fmt: object) -> None:
     with pytest.raises(CSRRequestError, match="not offered"):
         csr.parse_csr_request(_request(csr.SUPPORTED_ALGORITHMS["ec-p256"], fmt))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["ietf-ztp-types:p10-csr", "p10-csr", "ztp:p10-csr"])
+def test_r126_p10_format_as_json_or_xml_identityref(fmt: str) -> None:
+    """R-126: the p10-csr format, module-qualified (JSON) or with an XML server's prefix."""
+    asked = csr.parse_csr_request(_request(csr.SUPPORTED_ALGORITHMS["ec-p256"], fmt))
+    assert asked.algorithm == "ec-p256"
 
 
 @pytest.mark.parametrize(
