@@ -51,8 +51,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sztp_client.actions.ldevid import FileKeyStore  # noqa: E402
 from sztp_client.identity import tls_key, tls_mechanism  # noqa: E402
+from sztp_client.identity.ldevid_tpm import DEFAULT_LDEVID_HANDLE, TPMKeyStore  # noqa: E402
 from sztp_client.identity.tpm import TPM  # noqa: E402
+from sztp_client.protocol.csr import build_p10_csr  # noqa: E402
 from sztp_lab.pki import LabPKI, make_lab_pki  # noqa: E402
 from tests.helpers.swtpm import (  # noqa: E402
     ECC_HANDLE,
@@ -175,10 +178,6 @@ def measure(runs: int, lab: LabPKI, tcti: str) -> list[dict[str, Any]]:
 def measure_ldevid(runs: int, tcti: str) -> list[dict[str, Any]]:
     """RFC 9646: a fresh LDevID key and the signed PKCS#10 request over it, with the key made
     in the TPM (the previous round's evicted first) and with a key file, alternating."""
-    from sztp_client.actions.ldevid import FileKeyStore
-    from sztp_client.identity.ldevid_tpm import DEFAULT_LDEVID_HANDLE, TPMKeyStore
-    from sztp_client.protocol.csr import build_p10_csr
-
     subject = b"\x30\x00"
     rows: list[dict[str, Any]] = []
     with TPM(tcti) as tpm, tempfile.TemporaryDirectory() as scratch:
