@@ -17,7 +17,7 @@ The same stores remove the LDevID and its key at a factory reset.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -72,7 +72,8 @@ class LDevIDKeyStore(Protocol):
 
     def check_certificate(self) -> bool:
         """False when no certificate was installed; True when the installed one certifies
-        the new key; :class:`LDevIDMismatchError` otherwise."""
+        the new key (the one made in this run, else the one the store holds from an earlier
+        run); :class:`LDevIDMismatchError` otherwise."""
         ...
 
     def script_environment(self) -> dict[str, str]:
@@ -104,13 +105,15 @@ def installed_public_key(cert_path: Path) -> bytes | None:
     return spki
 
 
-def check_installed(cert_path: Path, new_key_spki: bytes | None) -> bool:
-    """:meth:`LDevIDKeyStore.check_certificate` for a store whose new key has
-    ``new_key_spki`` (None: no key was made in this process)."""
+def check_installed(cert_path: Path, new_key_spki: Callable[[], bytes | None]) -> bool:
+    """:meth:`LDevIDKeyStore.check_certificate` for a store whose key has the
+    SubjectPublicKeyInfo ``new_key_spki()`` (None: the store holds no key); asked only when
+    a certificate is installed."""
     theirs = installed_public_key(cert_path)
     if theirs is None:
         return False
-    if new_key_spki is None or theirs != new_key_spki:
+    ours = new_key_spki()
+    if ours is None or theirs != ours:
         raise LDevIDMismatchError(
             f"{cert_path}: the LDevID certificate does not certify the new key"
         )
@@ -192,8 +195,28 @@ class FileKeyStore:
             return key.sign(data, ec.ECDSA(hashes.SHA256()))
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
+    def _held_spki(self) -> bytes | None:
+        if self._key is not None:
+            return self.spki_der()
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+        from sztp_client.files import read_bounded  # noqa: PLC0415
+
+        if not self.key_path.is_file():
+            return None
+        try:  # made by an earlier run
+            key = serialization.load_pem_private_key(
+                read_bounded(self.key_path, MAX_LDEVID_CERT_OCTETS, "the LDevID key"), None
+            )
+        except (ValueError, TypeError):
+            return None
+        spki: bytes = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return spki
+
     def check_certificate(self) -> bool:
-        return check_installed(self.cert_path, self.spki_der() if self._key else None)
+        return check_installed(self.cert_path, self._held_spki)
 
     def script_environment(self) -> dict[str, str]:
         if not self.key_path.exists():

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import serialization
 
 from sztp_client.actions.ldevid import check_installed
-from sztp_client.errors import ConfigurationError, CSRRequestError
+from sztp_client.errors import ConfigurationError, CSRRequestError, SZTPError
 from sztp_client.identity.tpm import parse_handle
 
 if TYPE_CHECKING:
@@ -85,8 +85,17 @@ class TPMKeyStore:
     def sign(self, data: bytes) -> bytes:
         return self._require().sign_data(data, "sha256", "pkcs1")
 
+    def _held_spki(self) -> bytes | None:
+        if self._key is None:
+            try:
+                if self.tpm.holds(self.handle):  # made by an earlier run
+                    self._key = self.tpm.key(self.handle)
+            except SZTPError:  # no usable key there: nothing the certificate can match
+                return None
+        return self.spki_der() if self._key is not None else None
+
     def check_certificate(self) -> bool:
-        return check_installed(self.cert_path, self.spki_der() if self._key else None)
+        return check_installed(self.cert_path, self._held_spki)
 
     def script_environment(self) -> dict[str, str]:
         if self._key is None:

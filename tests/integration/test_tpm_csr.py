@@ -24,6 +24,7 @@ from sztp_client.actions.ldevid import LDevIDMismatchError
 from sztp_client.errors import ConfigurationError, CSRRequestError
 from sztp_client.identity.ldevid_tpm import DEFAULT_LDEVID_HANDLE, TPMKeyStore
 from sztp_client.identity.tpm import TPM
+from sztp_client.protocol.csr import build_p10_csr
 from sztp_lab.csr import RSA_2048, CSRPolicy
 from sztp_lab.server import Response
 from tests.e2e.conftest import Env
@@ -132,7 +133,24 @@ def test_d23_store_refuses_the_idevid_handle_and_checks_the_certificate(
     store.cert_path.write_bytes(foreign.public_bytes(serialization.Encoding.PEM))
     with pytest.raises(LDevIDMismatchError):
         store.check_certificate()
+    own = policy._issue(x509.load_der_x509_csr(_own_csr(store)))
+    store.cert_path.write_bytes(own.public_bytes(serialization.Encoding.PEM))
+    assert store.check_certificate() is True
+    # a later run that made no key checks against the key at the handle
+    assert _store(tpm, tmp_path).check_certificate() is True
     store.delete()
+    with pytest.raises(LDevIDMismatchError):
+        _store(tpm, tmp_path).check_certificate()
+
+
+def _own_csr(store: TPMKeyStore) -> bytes:
+    return build_p10_csr(
+        algorithm="ec-p256",
+        spki_der=store.spki_der(),
+        sign=store.sign,
+        cert_req_info=None,
+        subject_der=x509.Name([]).public_bytes(),
+    )
 
 
 def test_default_ldevid_handle_is_apart_from_the_idevid_handles() -> None:

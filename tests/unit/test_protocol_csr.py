@@ -224,6 +224,8 @@ def test_d23_installed_ldevid_must_match_new_key(tmp_path: Path) -> None:
 
     store.cert_path.write_bytes(cert_for(made))  # type: ignore[arg-type]
     assert store.check_certificate() is True
+    # a later run that made no key checks against the key the store holds
+    assert FileKeyStore(store.key_path, store.cert_path).check_certificate() is True
     store.cert_path.write_bytes(cert_for(other.public_key()))
     with pytest.raises(LDevIDMismatchError):
         store.check_certificate()
