@@ -11,6 +11,7 @@ refuses (D20: 64); while a run holds the lock it waits for nothing and exits 75.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,36 @@ def test_d20_factory_reset_never_removes_the_idevid_files(env: Env) -> None:
     result = _reset(device, "--yes")
     assert result.returncode == EXIT_CONFIG, result.stdout + result.stderr
     assert idevid_key.exists()
+
+
+@pytest.mark.parametrize(("answer", "code"), [("no", EXIT_USAGE), ("yes", EXIT_OK)])
+def test_r132_factory_reset_asks_on_a_terminal(env: Env, answer: str, code: int) -> None:
+    """R-132, D20: on a terminal the command asks; anything but "yes" removes nothing (64)."""
+    device = env.device([], extra=LDEVID)
+    key_file = _ldevid_dir(device) / "key.pem"
+    key_file.parent.mkdir(parents=True)
+    key_file.write_bytes(b"key")
+    primary, secondary = os.openpty()
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sztp_client",
+                "factory-reset",
+                "--config",
+                str(device.config_path),
+            ],
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(primary, f"{answer}\n".encode())
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert process.returncode == code, stdout + stderr
+    assert "Type 'yes'" in stdout
+    assert key_file.exists() is (answer == "no")
