@@ -184,22 +184,30 @@ def build_context(config: ClientConfig) -> DeviceContext:
         applier=applier,
         clock_source=_trusted_now if trusted_clock else Clock.untrusted,
         decryptor=LazyDecryptor(identity.recipient_key()) if identity is not None else None,
-        ldevid=_ldevid_store(config),
+        ldevid=_ldevid_store(config, identity),
         idevid_subject=idevid.subject.public_bytes() if idevid is not None else b"\x30\x00",
     )
 
 
-def _ldevid_store(config: ClientConfig) -> LDevIDKeyStore | None:
+def _ldevid_store(
+    config: ClientConfig, identity: FileIdentity | TPMIdentity | None
+) -> LDevIDKeyStore | None:
+    """RFC 9646: the new key is made where the IDevID key is: inside the TPM for a TPM
+    identity (at identity.ldevid.tpm-handle), else in a key file."""
     settings = config.identity.ldevid
     if not settings.enabled:
         return None
     from sztp_client.actions.ldevid import LDevIDKeyStore  # noqa: PLC0415 - only when enabled
 
     base = config.paths.state_dir / "ldevid"
-    return LDevIDKeyStore(
-        key_path=settings.key_file or base / "key.pem",
-        cert_path=settings.certificate or base / "cert.pem",
-    )
+    cert_path = settings.certificate or base / "cert.pem"
+    if isinstance(identity, TPMIdentity):
+        from sztp_client.identity.ldevid_tpm import TPMKeyStore  # noqa: PLC0415 - TPM only
+
+        return TPMKeyStore(identity.device, settings.tpm_handle, cert_path, identity.handle)
+    from sztp_client.actions.ldevid import FileKeyStore  # noqa: PLC0415
+
+    return FileKeyStore(key_path=settings.key_file or base / "key.pem", cert_path=cert_path)
 
 
 def _trusted_now() -> Clock:

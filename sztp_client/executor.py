@@ -176,7 +176,7 @@ class Executor:
                     self.recorder.info(f"certificate request refused: {refused.message}")
                     return s.RequestFailed(refused)
                 self.recorder.info(
-                    f"certificate request {rounds}: new key at {self.context.ldevid.key_path}"
+                    f"certificate request {rounds}: new key at {self.context.ldevid.location}"
                 )
                 continue
             except BaseException:

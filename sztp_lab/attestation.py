@@ -3,7 +3,8 @@
 :func:`verify_quote` checks, in this order, and raises :class:`QuoteRefused` naming the first
 check that fails:
 
-1. the ECDSA (SHA-256) signature of the attestation key over the TPMS_ATTEST bytes;
+1. the signature of the attestation key over the TPMS_ATTEST bytes (SHA-256; ECDSA for an
+   ECC key, RSASSA-PKCS1-v1_5 for an RSA key);
 2. the structure: magic ``TPM_GENERATED_VALUE``, type ``TPM_ST_ATTEST_QUOTE``, every length
    inside the bytes and nothing left over;
 3. ``extraData`` equals the verifier's nonce (freshness);
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 TPM_GENERATED_VALUE = 0xFF544347
 TPM_ST_ATTEST_QUOTE = 0x8018
@@ -93,7 +94,7 @@ def parse_quote(attest: bytes) -> QuoteInfo:
 
 
 def verify_quote(
-    ak_public: ec.EllipticCurvePublicKey,
+    ak_public: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
     attest: bytes,
     signature: bytes,
     *,
@@ -103,7 +104,10 @@ def verify_quote(
 ) -> QuoteInfo:
     """The quote's information when every check holds; QuoteRefused otherwise."""
     try:
-        ak_public.verify(signature, attest, ec.ECDSA(hashes.SHA256()))
+        if isinstance(ak_public, rsa.RSAPublicKey):
+            ak_public.verify(signature, attest, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            ak_public.verify(signature, attest, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise QuoteRefused("the signature over TPMS_ATTEST does not verify") from None
     info = parse_quote(attest)

@@ -7,7 +7,9 @@ error-info holds ``ietf-sztp-csr:csr-request``; each ``p10-csr`` the device send
 selected algorithm; the subject exactly the given ``cert-req-info``'s) and, after ``rounds``
 of them, an LDevID is issued by ``issuer`` for the last request's key and handed to
 ``onboarding``, which returns the conveyed information (whose post-configuration script
-writes the certificate to ``$SZTP_LDEVID_CERT``).
+writes the certificate to ``$SZTP_LDEVID_CERT``).  Request bodies and the csr-request may be
+JSON or XML (``application/yang-data+xml``, the identityref written with a prefix of its own,
+as servers do).
 """
 
 from __future__ import annotations
@@ -20,15 +22,22 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree import ElementTree
 
 from asn1crypto import csr as asn1_csr
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
 
-from sztp_client.model.csr import CSR_MODULE, P10_FORMAT, SUPPORTED_ALGORITHMS
+from sztp_client.model.csr import CSR_MODULE, CSR_NAMESPACE, P10_FORMAT, SUPPORTED_ALGORITHMS
 from sztp_lab.pki import Issued
 
+JSON_MEDIA_TYPE = "application/yang-data+json"
+XML_MEDIA_TYPE = "application/yang-data+xml"
+RESTCONF_NAMESPACE = "urn:ietf:params:xml:ns:yang:ietf-restconf"
+ZTP_TYPES_NAMESPACE = "urn:ietf:params:xml:ns:yang:ietf-ztp-types"
 EC_P256 = SUPPORTED_ALGORITHMS["ec-p256"]
 RSA_2048 = SUPPORTED_ALGORITHMS["rsa-2048"]
 
@@ -54,8 +63,11 @@ class CSRPolicy:
     _asked: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def csr_request(self) -> bytes:
-        """The RESTCONF errors document carrying the csr-request."""
+    def csr_request(self, media_type: str = JSON_MEDIA_TYPE) -> bytes:
+        """The RESTCONF errors document carrying the csr-request, JSON or (for
+        ``application/yang-data+xml``) XML."""
+        if media_type.partition(";")[0].strip().lower() == XML_MEDIA_TYPE:
+            return self._csr_request_xml()
         request: dict[str, Any] = {
             "key-generation": {
                 "selected-algorithm": {
@@ -73,6 +85,25 @@ class CSRPolicy:
             "error-info": {f"{CSR_MODULE}:csr-request": request},
         }
         return json.dumps({"ietf-restconf:errors": {"error": [error]}}).encode()
+
+    def _csr_request_xml(self) -> bytes:
+        algorithm = base64.b64encode(self.algorithm).decode("ascii")
+        info = (
+            f"<cert-req-info>{base64.b64encode(self.cert_req_info).decode('ascii')}</cert-req-info>"
+            if self.cert_req_info is not None
+            else ""
+        )
+        return (
+            f'<errors xmlns="{RESTCONF_NAMESPACE}"><error>'
+            "<error-type>application</error-type><error-tag>missing-attribute</error-tag>"
+            "<error-message>Missing input parameter</error-message><error-info>"
+            f'<csr-request xmlns="{CSR_NAMESPACE}"><key-generation><selected-algorithm>'
+            f"<algorithm-identifier>{algorithm}</algorithm-identifier>"
+            "</selected-algorithm></key-generation><csr-generation><selected-format>"
+            f'<format-identifier xmlns:ztp="{ZTP_TYPES_NAMESPACE}">ztp:p10-csr'
+            "</format-identifier></selected-format></csr-generation>"
+            f"{info}</csr-request></error-info></error></errors>\n"
+        ).encode()
 
     def answer(self, serial: str, offered: bool, p10: bytes | None) -> bytes | None:
         """None: send the csr-request; else the conveyed information with the LDevID.
@@ -134,8 +165,11 @@ class CSRPolicy:
         )
 
 
-def csr_members(body: bytes) -> tuple[bool, bytes | None]:
-    """Whether a JSON get-bootstrapping-data body offers csr-support, and its p10-csr."""
+def csr_members(body: bytes, media_type: str = JSON_MEDIA_TYPE) -> tuple[bool, bytes | None]:
+    """Whether a get-bootstrapping-data body (JSON, or XML for ``application/yang-data+xml``)
+    offers csr-support, and its p10-csr."""
+    if media_type.partition(";")[0].strip().lower() == XML_MEDIA_TYPE:
+        return _csr_members_xml(body)
     try:
         document = json.loads(body)
         members = document["ietf-sztp-bootstrap-server:input"]
@@ -149,6 +183,21 @@ def csr_members(body: bytes) -> tuple[bool, bytes | None]:
         return offered, None
     try:
         return offered, base64.b64decode(p10, validate=True)
+    except (binascii.Error, ValueError):
+        raise CSRRefused("p10-csr: not base64") from None
+
+
+def _csr_members_xml(body: bytes) -> tuple[bool, bytes | None]:
+    try:
+        root = defused_fromstring(body, forbid_dtd=True)
+    except (ElementTree.ParseError, DefusedXmlException, ValueError):
+        return False, None
+    offered = root.find(f"{{{CSR_NAMESPACE}}}csr-support") is not None
+    found = root.find(f"{{{CSR_NAMESPACE}}}p10-csr")
+    if found is None:
+        return offered, None
+    try:
+        return offered, base64.b64decode((found.text or "").strip(), validate=True)
     except (binascii.Error, ValueError):
         raise CSRRefused("p10-csr: not base64") from None
 

@@ -1195,15 +1195,14 @@ class _BootstrapHandler(_Handler):
             "os-version": request.os_version,
             "nonce": _b64(request.nonce) if request.nonce is not None else None,
         }
-        if media_type != XML_MEDIA_TYPE:  # RFC 9646 members, for the log (D18 checks)
-            try:
-                offered, p10 = csr_members(body)
-            except CSRRefused as exc:
-                raise _Refused(400, "malformed-message", str(exc)) from None
-            if offered:  # only when present, so records without them stay as they were
-                record["input"]["csr-support"] = True
-            if p10 is not None:
-                record["input"]["p10-csr"] = _b64(p10)
+        try:  # RFC 9646 members, for the log (D18 checks)
+            offered, p10 = csr_members(body, media_type)
+        except CSRRefused as exc:
+            raise _Refused(400, "malformed-message", str(exc)) from None
+        if offered:  # only when present, so records without them stay as they were
+            record["input"]["csr-support"] = True
+        if p10 is not None:
+            record["input"]["p10-csr"] = _b64(p10)
         config = self.lab.config
         serial = record["client_serial"]
         response = config.responses.get(serial) if serial is not None else None
@@ -1271,9 +1270,9 @@ class _BootstrapHandler(_Handler):
         """Answer a CSR round (False: answered here) or let the data go out (True), with the
         LDevID's onboarding information as the unsigned data once a request was accepted."""
         policy = response.csr
-        if policy is None or media_type == XML_MEDIA_TYPE:
+        if policy is None:
             return True
-        offered, p10 = csr_members(body)
+        offered, p10 = csr_members(body, media_type)
         try:
             data = policy.answer(record["client_serial"] or "", offered, p10)
         except CSRRefused as exc:
@@ -1281,7 +1280,7 @@ class _BootstrapHandler(_Handler):
         if data is None:
             record["answer"] = "csr-request"
             record["status"] = 400
-            self._send(400, policy.csr_request(), JSON_MEDIA_TYPE)
+            self._send(400, policy.csr_request(self._answer_type), self._answer_type)
             return False
         record["answer"] = "ldevid"
         record["status"] = 200

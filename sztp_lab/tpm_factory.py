@@ -29,14 +29,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from sztp_client.identity.tpm import (
-    TPM,
-    KeyAlgorithm,
-    TPMKey,
-    parse_handle,
-    parse_nv_index,
-    pytss_module,
-)
+from sztp_client.identity import attest
+from sztp_client.identity.tpm import TPM, parse_handle, parse_nv_index, pytss_module
+from sztp_client.identity.tpm_key import KeyAlgorithm, TPMKey
 from sztp_lab.pki import (
     BACKDATE,
     DEFAULT_LIFETIME,
@@ -79,41 +74,12 @@ def _attributes(pytss: Any, names: str) -> Any:
 def create_persistent_key(
     tpm: TPM, algorithm: KeyAlgorithm, handle: int, *, replace: bool = False
 ) -> TPMKey:
-    """A new IDevID-style key made inside the TPM and persisted at ``handle``."""
+    """A new IDevID-style key made inside the TPM and persisted at ``handle`` (the same
+    primitive the runtime uses for LDevID keys: :meth:`TPM.create_persistent_key`)."""
     parse_handle(handle)
-    pytss = pytss_module()
-
-    types = pytss.types
-    esapi = tpm.esapi
     if replace:
-        try:
-            existing = esapi.tr_from_tpmpublic(handle)
-        except pytss.TSS2_Exception:
-            existing = None
-        if existing is not None:
-            esapi.evict_control(pytss.constants.ESYS_TR.OWNER, existing, handle)
-    srk_template = types.TPM2B_PUBLIC.parse(
-        "ecc256:aes128cfb",
-        objectAttributes=_attributes(
-            pytss,
-            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda",
-        ),
-    )
-    key_template = types.TPM2B_PUBLIC.parse(
-        "ecc256:null:null" if algorithm == "ec-p256" else "rsa2048:null:null",
-        objectAttributes=_attributes(
-            pytss, "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign|decrypt"
-        ),
-    )
-    primary, _, _, _, _ = esapi.create_primary(types.TPM2B_SENSITIVE_CREATE(), srk_template)
-    with tpm.transient(primary):
-        private, public, _, _, _ = esapi.create(
-            primary, types.TPM2B_SENSITIVE_CREATE(), key_template
-        )
-        loaded = esapi.load(primary, private, public)
-        with tpm.transient(loaded):
-            esapi.evict_control(pytss.constants.ESYS_TR.OWNER, loaded, handle)
-    return tpm.key(handle)
+        tpm.evict(handle, "handle")
+    return tpm.create_persistent_key(algorithm, handle, "handle")
 
 
 def _name(serial_number: str, common_name: str | None) -> x509.Name:
@@ -284,17 +250,18 @@ __all__ = [
 
 
 #: where the factory persists the attestation key
-DEFAULT_AK_HANDLE = 0x81010002
+DEFAULT_AK_HANDLE = attest.DEFAULT_AK_HANDLE
 
 
 def provision_attestation_key(
-    tpm: TPM, handle: int = DEFAULT_AK_HANDLE
-) -> ec.EllipticCurvePublicKey:
-    """An attestation key: an ECC P-256 restricted signing key (ECDSA with SHA-256), a primary
-    key of the endorsement hierarchy (so bound to the TPM's endorsement seed, made inside the
-    TPM, fixedTPM), persisted at ``handle`` (replacing what is there).  A restricted key signs
-    only what the TPM itself produced (quotes), never an outside digest that looks like one.
-    Returns its public key, which the verifier is given."""
+    tpm: TPM, handle: int = DEFAULT_AK_HANDLE, algorithm: KeyAlgorithm = "ec-p256"
+) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey:
+    """An attestation key: a restricted signing key, ECC P-256 (ECDSA with SHA-256) or
+    RSA-2048 (RSASSA-PKCS1-v1_5 with SHA-256), a primary key of the endorsement hierarchy (so
+    bound to the TPM's endorsement seed, made inside the TPM, fixedTPM), persisted at
+    ``handle`` (replacing what is there).  A restricted key signs only what the TPM itself
+    produced (quotes), never an outside digest that looks like one.  Returns its public key,
+    which the verifier is given."""
     parse_handle(handle)
     pytss = pytss_module()
     types, constants = pytss.types, pytss.constants
@@ -306,7 +273,7 @@ def provision_attestation_key(
     if existing is not None:
         esapi.evict_control(constants.ESYS_TR.OWNER, existing, handle)
     template = types.TPM2B_PUBLIC.parse(
-        "ecc256:ecdsa-sha256:null",
+        "ecc256:ecdsa-sha256:null" if algorithm == "ec-p256" else "rsa2048:rsassa-sha256:null",
         objectAttributes=_attributes(
             pytss, "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign"
         ),
@@ -317,5 +284,5 @@ def provision_attestation_key(
     with tpm.transient(primary):
         esapi.evict_control(constants.ESYS_TR.OWNER, primary, handle)
     key = serialization.load_pem_public_key(public.publicArea.to_pem())
-    assert isinstance(key, ec.EllipticCurvePublicKey)
+    assert isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey)
     return key

@@ -2,7 +2,8 @@
 
 Shows the serial number, the IDevID's subject and issuer, where the key is (a TPM persistent
 handle or a file path), whether the key can leave its store, and, for a TPM identity, the
-digest of the selected PCRs (the value a quote over them would carry).  The JSON document
+digest of the selected PCRs (the value a quote over them would carry); with ``--quote NONCE``
+also a TPM quote over those PCRs bound to the verifier's nonce.  The JSON document
 (``--json``) is versioned; docs/identity.md describes it.  Exit 0 when the identity could be
 read, the error's exit code otherwise (78 for a bad or missing identity configuration, 75
 when the TPM does not answer).
@@ -54,17 +55,36 @@ def register(commands: Any) -> None:
         help="the PCRs whose digest is shown, such as sha256:0-7 or sha256:0,2,4 "
         "(default: sha256:0-7)",
     )
+    parser.add_argument(
+        "--quote",
+        metavar="NONCE",
+        help="also have the TPM quote the selected PCRs, bound to NONCE (hexadecimal, 1 to 64 "
+        "bytes, the verifier's), signed by the attestation key at --ak-handle",
+    )
+    parser.add_argument(
+        "--ak-handle",
+        metavar="HANDLE",
+        default="0x81010002",
+        help="the persistent handle of the attestation key for --quote, a restricted ECC P-256 "
+        "or RSA-2048 signing key (default: 0x81010002)",
+    )
     parser.set_defaults(handler=identity)
 
 
-def describe(config_path: Path, pcrs: str) -> dict[str, Any]:
-    """The identity document (typed errors for every failure)."""
+def describe(
+    config_path: Path, pcrs: str, nonce_text: str | None = None, ak_handle: str = "0x81010002"
+) -> dict[str, Any]:
+    """The identity document (typed errors for every failure); with ``nonce_text`` a quote
+    too."""
     from sztp_client.config import load_config  # noqa: PLC0415 - lazily, like the others
     from sztp_client.errors import ConfigurationError  # noqa: PLC0415
     from sztp_client.identity import attest  # noqa: PLC0415
     from sztp_client.identity.base import TPMIdentity, build_identity  # noqa: PLC0415
+    from sztp_client.identity.tpm import parse_handle  # noqa: PLC0415
 
     selection = attest.parse_selection(pcrs)
+    nonce = attest.parse_nonce(nonce_text) if nonce_text is not None else None
+    ak = parse_handle(ak_handle, "--ak-handle")
     config = load_config(config_path, required=True)
     built = build_identity(config.identity)
     if built is None:
@@ -77,13 +97,22 @@ def describe(config_path: Path, pcrs: str) -> dict[str, Any]:
         leaf = built.chain[0]
         key: dict[str, Any] = {"backend": built.backend}
         digest: str | None = None
+        quoted: dict[str, Any] | None = None
         if isinstance(built, TPMIdentity):
             key["handle"] = f"{built.handle:#010x}"
             key["tcti"] = built.tcti
             values = attest.read_pcrs(built.device, selection)
             digest = attest.pcr_digest(selection, values).hex()
+            if nonce is not None:
+                quoted = attest.quote(built.device, ak, nonce, selection).to_json(nonce, ak)
         else:
             key["path"] = str(built.key)
+            if nonce is not None:
+                raise ConfigurationError(
+                    '--quote needs a TPM identity (identity.backend "tpm" or "auto" with '
+                    "a TPM that answers)",
+                    "identity.backend",
+                )
         key["non-exportable"] = built.non_exportable
         return {
             "version": IDENTITY_VERSION,
@@ -96,6 +125,7 @@ def describe(config_path: Path, pcrs: str) -> dict[str, Any]:
             "choice": built.choice,
             "pcr-selection": str(selection) if digest is not None else None,
             "pcr-digest": digest,
+            **({"quote": quoted} if quoted is not None else {}),
         }
     finally:
         if isinstance(built, TPMIdentity):
@@ -106,7 +136,7 @@ def identity(args: argparse.Namespace) -> int:
     from sztp_client.errors import SZTPError  # noqa: PLC0415
 
     try:
-        document = describe(args.config or DEFAULT_CONFIG, args.pcrs)
+        document = describe(args.config or DEFAULT_CONFIG, args.pcrs, args.quote, args.ak_handle)
     except SZTPError as exc:
         print(f"sztp-client: {exc.message}", file=sys.stderr)
         return exc.exit_code
@@ -125,4 +155,12 @@ def identity(args: argparse.Namespace) -> int:
         print(f"pcr digest ({document['pcr-selection']}): {document['pcr-digest']}")
     else:
         print("pcr digest: none (no TPM)")
+    if "quote" in document:
+        quoted = document["quote"]
+        print(
+            f"quote ({quoted['signature-scheme']}, attestation key {quoted['ak-handle']}, "
+            f"nonce {quoted['nonce']}):"
+        )
+        print(f"  attest: {quoted['attest']}")
+        print(f"  signature: {quoted['signature']}")
     return 0

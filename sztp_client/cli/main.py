@@ -20,7 +20,7 @@ from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
 from sztp_client.errors import EXIT_SOFTWARE, UsageError
 
 #: the sub-commands, each a module of this package with ``register(subparsers)``
-COMMANDS: Final = ("run", "status", "verify", "discover", "identity")
+COMMANDS: Final = ("run", "status", "verify", "discover", "identity", "factory-reset")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -59,7 +59,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> ArgumentParser:
         prog=parser.prog,
     )
     for name in commands:
-        importlib.import_module(f"sztp_client.cli.{name}").register(subparsers)
+        importlib.import_module(f"sztp_client.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

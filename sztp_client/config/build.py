@@ -104,10 +104,16 @@ def check_trust_configuration(trust: TrustConfig) -> None:
 
 
 def _ldevid(t: Table) -> LDevIDConfig:
+    handle = LDevIDConfig().tpm_handle
+    if (raw_handle := t.get("tpm-handle")) is not None:
+        from sztp_client.identity import tpm  # noqa: PLC0415 - tpm2-pytss itself is not imported
+
+        handle = tpm.parse_handle(raw_handle, t.key("tpm-handle"))
     result = LDevIDConfig(
         enabled=t.boolean("enabled", False),
         key_file=t.path("key-file"),
         certificate=t.path("certificate"),
+        tpm_handle=handle,
     )
     t.finish()
     return result

@@ -60,6 +60,8 @@ class LDevIDConfig(msgspec.Struct, frozen=True):
     key_file: Path | None = None
     #: where the post-configuration script writes the LDevID; default ``.../ldevid/cert.pem``
     certificate: Path | None = None
+    #: the persistent handle of the new key when the identity is a TPM (apart from the IDevID's)
+    tpm_handle: int = 0x81000100
 
 
 class IdentityConfig(msgspec.Struct, frozen=True):

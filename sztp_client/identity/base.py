@@ -18,23 +18,25 @@ configured handle, else the files), and records why in :attr:`Identity.choice`.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import msgspec
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError, SZTPError
 from sztp_client.files import read_bounded
-from sztp_client.identity import tls_key, tpm
 from sztp_client.limits import MIB
 from sztp_client.trust import armor
-from sztp_client.trust.envelope.keys import FileRecipientKey, RecipientKey, RsaPadding
 from sztp_client.trust.identity import subject_serial_number
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     from sztp_client.config import IdentityConfig
+    from sztp_client.identity.tpm import TPM
+    from sztp_client.identity.tpm_key import TPMKey
+    from sztp_client.trust.envelope.keys import RecipientKey, RsaPadding
 
 #: the largest certificate or key file read
 MAX_IDENTITY_FILE = MIB
@@ -100,15 +102,17 @@ def _pem_chain(data: bytes, path: Path, key: str) -> tuple[x509.Certificate, ...
     return tuple(certs)
 
 
-@dataclass(frozen=True, slots=True)
-class FileIdentity:
+class FileIdentity(msgspec.Struct, frozen=True):
     """The identity as files: ``certificate`` is a PEM file with the IDevID first, then its
     intermediates (all sent in the handshake); ``key`` the unencrypted PEM key of the IDevID."""
 
     certificate: Path
     key: Path
     choice: str = "identity.backend is file"
-    backend: str = field(default="file", init=False)
+
+    @property
+    def backend(self) -> str:
+        return "file"
 
     @property
     def chain(self) -> tuple[x509.Certificate, ...]:
@@ -148,13 +152,15 @@ class FileIdentity:
     def recipient_key(self) -> RecipientKey:
         cert_pem = _read(self.certificate, "the certificate file", "identity.certificate")
         key_pem = _read(self.key, "the key file", "identity.key")
+        from sztp_client.trust.envelope.keys import FileRecipientKey  # noqa: PLC0415
+
         return FileRecipientKey.from_pem(cert_pem, key_pem)
 
 
 class TPMRecipientKey:
     """A :class:`RecipientKey` over a TPM key: the TPM does only the private-key operation."""
 
-    def __init__(self, key: tpm.TPMKey, certificate: x509.Certificate) -> None:
+    def __init__(self, key: TPMKey, certificate: x509.Certificate) -> None:
         self._key = key
         self._certificate = certificate
 
@@ -180,7 +186,8 @@ class TPMIdentity:
     """The identity with its key inside a TPM 2.0 (never read out).
 
     Nothing talks to the TPM until :meth:`open` (the composition root calls it at start-up,
-    which also runs :func:`sztp_client.identity.tls_key.startup_check`).
+    which also runs :func:`sztp_client.identity.tls_key.startup_check`).  The TPM modules
+    (and ctypes, tpm2-pytss) are imported only here: a file identity never loads them.
     """
 
     backend = "tpm"
@@ -188,27 +195,33 @@ class TPMIdentity:
     def __init__(
         self, tcti: str, handle: int, certificate: str, choice: str = "identity.backend is tpm"
     ) -> None:
-        self.tcti = tpm.parse_tcti(tcti)
-        self.handle = tpm.parse_handle(handle)
+        from sztp_client.identity.tpm import parse_handle, parse_tcti  # noqa: PLC0415
+
+        self.tcti = parse_tcti(tcti)
+        self.handle = parse_handle(handle)
         self.certificate = certificate
         self.choice = choice
-        self._tpm: tpm.TPM | None = None
-        self._key: tpm.TPMKey | None = None
+        self._tpm: TPM | None = None
+        self._key: TPMKey | None = None
         self._chain: tuple[x509.Certificate, ...] = ()
 
     def open(self) -> None:
         """Connect, load the key and the certificate chain, and check that TLS with the key
         works in this process (typed errors: TPMConnectionError 75, others 78)."""
-        self._tpm = self._tpm or tpm.TPM(self.tcti)
+        from sztp_client.identity import tls_key  # noqa: PLC0415 - ctypes, for a TPM only
+        from sztp_client.identity.tpm import TPM  # noqa: PLC0415
+        from sztp_client.identity.tpm_certs import load_certificates  # noqa: PLC0415
+
+        self._tpm = self._tpm or TPM(self.tcti)
         self._key = self._tpm.key(self.handle)
-        self._chain = tuple(tpm.load_certificates(self.certificate, self._tpm))
+        self._chain = tuple(load_certificates(self.certificate, self._tpm))
         if not self._chain:
             raise ConfigurationError(
                 f"{self.certificate} holds no certificate", "identity.tpm.certificate"
             )
         tls_key.startup_check(self._key, self._chain)
 
-    def _opened(self) -> tuple[tpm.TPMKey, tuple[x509.Certificate, ...]]:
+    def _opened(self) -> tuple[TPMKey, tuple[x509.Certificate, ...]]:
         if self._key is None:
             self.open()
         assert self._key is not None
@@ -230,6 +243,8 @@ class TPMIdentity:
         return subject_serial_number(self.chain[0])
 
     def configure_tls(self, context: ssl.SSLContext) -> None:
+        from sztp_client.identity import tls_key  # noqa: PLC0415
+
         key, chain = self._opened()
         tls_key.attach(context, key, chain)
 
@@ -238,7 +253,7 @@ class TPMIdentity:
         return TPMRecipientKey(key, chain[0])
 
     @property
-    def device(self) -> tpm.TPM:
+    def device(self) -> TPM:
         """The TPM the key is in (opened now if needed); for PCR reads and quotes."""
         self._opened()
         assert self._tpm is not None

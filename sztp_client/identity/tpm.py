@@ -12,38 +12,27 @@ install.  Unless ``TSS2_LOG`` is set, it is set to ``all+none`` before the TSS l
 TSS would otherwise print its own warnings to stderr for every failure this module turns into
 a typed error.
 
-What the key can do here, and nothing more (the private part never leaves the TPM):
+The keys (:mod:`sztp_client.identity.tpm_key`) do only private-key operations; the
+certificate chain comes from :mod:`sztp_client.identity.tpm_certs`.
 
-* :meth:`TPMKey.sign_digest`: ECDSA P-256 (DER, as TLS and CMS carry it), RSASSA-PKCS1-v1_5
-  and RSA-PSS (salt length = digest length) for RSA-2048, over a SHA-256/384/512 digest;
-* :meth:`TPMKey.rsa_private`: the raw RSA private operation, for a message OpenSSL has already
-  padded (RSA-PSS in TLS 1.3, see ``tls_key``);
-* :meth:`TPMKey.rsa_decrypt` (PKCS#1 v1.5 and OAEP) and :meth:`TPMKey.ecdh_zgen` (the ECDH
-  shared secret), the private-key steps of CMS EnvelopedData decryption.  A TPM's OAEP uses
-  one hash for the label and MGF1 and an empty label, which is what CMS uses in practice.
-
-The key lives at a persistent handle (0x81000000..0x81FFFFFF), put there at the factory (see
-``sztp_lab.tpm_factory``); the runtime never creates it.  Loading it takes no transient slot.
-Transient objects the factory creates are flushed at once: without a resource manager a TPM
-holds only about three.  A connection error (simulator restarted, resource manager gone)
-closes the ESAPI context; the next operation opens a new one and retries once.
+The IDevID key lives at a persistent handle (0x81000000..0x81FFFFFF), put there at the
+factory (see ``sztp_lab.tpm_factory``); the runtime never creates it.  The one key the runtime
+makes is an RFC 9646 LDevID key (:meth:`TPM.create_persistent_key`, used by
+:mod:`sztp_client.identity.ldevid_tpm`), persisted at a handle of its own and evicted again
+with :meth:`TPM.evict`.  Loading a persistent key takes no transient slot; transient objects
+are flushed at once: without a resource manager a TPM holds only about three.  A connection
+error (simulator restarted, resource manager gone) closes the ESAPI context; the next
+operation opens a new one and retries once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sztp_client.identity.errors import (
     TPMCertificateError,
@@ -52,6 +41,9 @@ from sztp_client.identity.errors import (
     TPMOperationError,
     TPMSupportMissingError,
 )
+
+if TYPE_CHECKING:
+    from sztp_client.identity.tpm_key import KeyAlgorithm, TPMKey
 
 DEFAULT_TCTI = "device:/dev/tpmrm0"
 PERSISTENT_FIRST = 0x81000000
@@ -64,11 +56,11 @@ MAX_NV_CERTIFICATE_BYTES = 16 * 1024
 NV_CHUNK = 512  # below every TPM's MAX_NV_BUFFER_SIZE
 KNOWN_TCTIS = ("device", "swtpm", "mssim", "tabrmd", "libtpms", "cmd", "spi-helper")
 
-HashName = Literal["sha1", "sha256", "sha384", "sha512"]
-RSASignPadding = Literal["pkcs1", "pss"]
-RSADecryptPadding = Literal["pkcs1", "oaep"]
-KeyAlgorithm = Literal["ec-p256", "rsa-2048"]
-DIGEST_SIZES: dict[str, int] = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
+#: the storage primary key the runtime's own keys are made under (the factory uses the same)
+SRK_TEMPLATE = "ecc256:aes128cfb"
+SRK_ATTRIBUTES = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda"
+#: an IDevID-style key: made inside the TPM and bound to it; signs and decrypts, unrestricted
+KEY_ATTRIBUTES = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign|decrypt"
 
 T = TypeVar("T")
 
@@ -138,24 +130,6 @@ def parse_tcti(value: object, key: str = "identity.tpm.tcti") -> str:
             f"unknown TCTI {name!r} in {value!r}; use one of {', '.join(KNOWN_TCTIS)}", key=key
         )
     return value.strip()
-
-
-@dataclass(frozen=True)
-class KeyAttributes:
-    """The object attributes that decide what the key is and whether it can ever leave."""
-
-    fixed_tpm: bool
-    fixed_parent: bool
-    sensitive_data_origin: bool
-    user_with_auth: bool
-    restricted: bool
-    sign: bool
-    decrypt: bool
-
-    @property
-    def non_exportable(self) -> bool:
-        """Generated inside this TPM and bound to it: no duplication, no export."""
-        return self.fixed_tpm and self.fixed_parent and self.sensitive_data_origin
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -271,7 +245,85 @@ class TPM:
                 f"no key at persistent handle {number:#010x}: {exc}; provision the IDevID first",
                 key="identity.tpm.key-handle",
             ) from None
+        from sztp_client.identity.tpm_key import TPMKey  # noqa: PLC0415 - no import cycle
+
         return TPMKey(self, number, public.publicArea, pytss)
+
+    def persistent_handles(self) -> list[int]:
+        """Every persistent handle that holds an object now (TPM2_GetCapability)."""
+        pytss = pytss_module()
+        constants = pytss.constants
+
+        def read(esapi: Any) -> list[int]:
+            found: list[int] = []
+            more, first = True, PERSISTENT_FIRST
+            while more:
+                more, data = esapi.get_capability(constants.TPM2_CAP.HANDLES, first, 64)
+                handles = [int(h) for h in data.data.handles]
+                found += handles
+                if not handles:
+                    break
+                first = handles[-1] + 1
+            return [h for h in found if PERSISTENT_FIRST <= h <= PERSISTENT_LAST]
+
+        return self.run(read, "list the persistent handles")
+
+    def holds(self, handle: int) -> bool:
+        """True when persistent ``handle`` holds an object."""
+        return parse_handle(handle) in self.persistent_handles()
+
+    def evict(self, handle: object, key: str = "identity.ldevid.tpm-handle") -> bool:
+        """Remove the object at persistent ``handle`` (TPM2_EvictControl); False when there
+        was none.  The object is gone from the TPM afterwards: nothing can use it again."""
+        number = parse_handle(handle, key)
+        if not self.holds(number):
+            return False
+        pytss = pytss_module()
+
+        def evict(esapi: Any) -> None:
+            tr = self.resource(esapi, number)
+            esapi.evict_control(pytss.constants.ESYS_TR.OWNER, tr, number)
+
+        with self._lock:
+            try:
+                self.run(evict, f"evict the key at handle {number:#010x}")
+            finally:
+                self._resources.pop(number, None)
+        return True
+
+    def create_persistent_key(
+        self, algorithm: KeyAlgorithm, handle: object, key: str = "identity.ldevid.tpm-handle"
+    ) -> TPMKey:
+        """A new key of ``algorithm`` (``ec-p256`` or ``rsa-2048``) made inside the TPM under
+        a storage primary key, non-exportable (fixedTPM, fixedParent, sensitiveDataOrigin),
+        unrestricted sign and decrypt, and made persistent at ``handle``, which must be free
+        (:meth:`evict` what is there first).  The transient objects are flushed at once."""
+        number = parse_handle(handle, key)
+        pytss = pytss_module()
+        types, constants = pytss.types, pytss.constants
+        attributes = constants.TPMA_OBJECT.parse
+        if algorithm not in ("ec-p256", "rsa-2048"):
+            raise TPMOperationError(f"no TPM key generation for algorithm {algorithm!r}")
+        srk = types.TPM2B_PUBLIC.parse(SRK_TEMPLATE, objectAttributes=attributes(SRK_ATTRIBUTES))
+        template = types.TPM2B_PUBLIC.parse(
+            "ecc256:null:null" if algorithm == "ec-p256" else "rsa2048:null:null",
+            objectAttributes=attributes(KEY_ATTRIBUTES),
+        )
+
+        def create(esapi: Any) -> None:
+            primary, _, _, _, _ = esapi.create_primary(types.TPM2B_SENSITIVE_CREATE(), srk)
+            with self.transient(primary):
+                private, public, _, _, _ = esapi.create(
+                    primary, types.TPM2B_SENSITIVE_CREATE(), template
+                )
+                loaded = esapi.load(primary, private, public)
+                with self.transient(loaded):
+                    esapi.evict_control(constants.ESYS_TR.OWNER, loaded, number)
+
+        with self._lock:
+            self._resources.pop(number, None)
+            self.run(create, f"make a {algorithm} key at handle {number:#010x}")
+        return self.key(number)
 
     def read_nv(self, index: int, limit: int = MAX_NV_CERTIFICATE_BYTES) -> bytes:
         """The whole content of NV ``index`` (at most ``limit`` bytes), read in chunks."""
@@ -303,249 +355,13 @@ class TPM:
             ) from None
 
 
-def split_der_certificates(data: bytes) -> list[x509.Certificate]:
-    """Certificates stored back to back as DER (trailing 0x00/0xFF padding allowed)."""
-    certs: list[x509.Certificate] = []
-    offset = 0
-    while offset < len(data) and data[offset] not in (0x00, 0xFF):
-        length = _der_length(data, offset)
-        try:
-            certs.append(x509.load_der_x509_certificate(data[offset : offset + length]))
-        except ValueError as exc:
-            raise TPMCertificateError(
-                f"NV data at offset {offset} is not a DER certificate: {exc}",
-                key="identity.tpm.certificate",
-            ) from None
-        offset += length
-    if not certs:
-        raise TPMCertificateError("no certificate stored", key="identity.tpm.certificate")
-    return certs
-
-
-def _der_length(data: bytes, offset: int) -> int:
-    bad = TPMCertificateError(
-        f"NV data at offset {offset} is not a DER SEQUENCE", key="identity.tpm.certificate"
-    )
-    if data[offset] != 0x30 or offset + 2 > len(data):
-        raise bad
-    first = data[offset + 1]
-    if first < 0x80:
-        header, body = 2, first
-    else:
-        count = first & 0x7F
-        if not 1 <= count <= 3 or offset + 2 + count > len(data):
-            raise bad
-        header, body = 2 + count, int.from_bytes(data[offset + 2 : offset + 2 + count], "big")
-    if offset + header + body > len(data):
-        raise bad
-    return header + body
-
-
-def load_certificates(location: str | Path, tpm: TPM | None = None) -> list[x509.Certificate]:
-    """The IDevID first, then its intermediates: from ``nv:0x...`` (with ``tpm``) or a PEM
-    file."""
-    if is_nv_reference(location):
-        if tpm is None:
-            raise TPMCertificateError(
-                f"{location} names an NV index but no TPM is configured",
-                key="identity.tpm.certificate",
-            )
-        return split_der_certificates(tpm.read_nv(parse_nv_index(location)))
-    path = Path(location)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TPMCertificateError(
-            f"cannot read {path}: {exc.strerror}", key="identity.tpm.certificate"
-        ) from None
-    if len(data) > MAX_NV_CERTIFICATE_BYTES * 4:
-        raise TPMCertificateError(f"{path} is too large", key="identity.tpm.certificate")
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
-        raise TPMCertificateError(
-            f"{path} holds no PEM certificate: {exc}", key="identity.tpm.certificate"
-        ) from None
-    return certs
-
-
-class TPMKey:
-    """The key at one persistent handle; every private-key operation runs in the TPM."""
-
-    def __init__(self, tpm: TPM, handle: int, public_area: Any, pytss: Any) -> None:
-        self.tpm = tpm
-        self.handle = handle
-        self._pytss = pytss
-        self._public_area = public_area
-        constants = pytss.constants
-        key_type = public_area.type
-        pem = public_area.to_pem()
-        public_key = load_pem_public_key(pem)
-        self.public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey
-        if key_type == constants.TPM2_ALG.ECC and isinstance(public_key, ec.EllipticCurvePublicKey):
-            if not isinstance(public_key.curve, ec.SECP256R1):
-                raise TPMKeyError(
-                    f"the key at {handle:#010x} is on {public_key.curve.name}; only P-256 is "
-                    "supported",
-                    key="identity.tpm.key-handle",
-                )
-            self.algorithm: KeyAlgorithm = "ec-p256"
-        elif key_type == constants.TPM2_ALG.RSA and isinstance(public_key, rsa.RSAPublicKey):
-            if public_key.key_size != 2048:
-                raise TPMKeyError(
-                    f"the key at {handle:#010x} is RSA-{public_key.key_size}; only RSA-2048 is "
-                    "supported",
-                    key="identity.tpm.key-handle",
-                )
-            self.algorithm = "rsa-2048"
-        else:
-            raise TPMKeyError(
-                f"the object at {handle:#010x} is not an ECC P-256 or RSA-2048 key",
-                key="identity.tpm.key-handle",
-            )
-        self.public_key = public_key
-        attrs = public_area.objectAttributes
-        flag = constants.TPMA_OBJECT
-        self.attributes = KeyAttributes(
-            fixed_tpm=bool(attrs & flag.FIXEDTPM),
-            fixed_parent=bool(attrs & flag.FIXEDPARENT),
-            sensitive_data_origin=bool(attrs & flag.SENSITIVEDATAORIGIN),
-            user_with_auth=bool(attrs & flag.USERWITHAUTH),
-            restricted=bool(attrs & flag.RESTRICTED),
-            sign=bool(attrs & flag.SIGN_ENCRYPT),
-            decrypt=bool(attrs & flag.DECRYPT),
-        )
-        if not self.attributes.sign or self.attributes.restricted:
-            raise TPMKeyError(
-                f"the key at {handle:#010x} is not an unrestricted signing key",
-                key="identity.tpm.key-handle",
-            )
-
-    def __repr__(self) -> str:
-        return f"TPMKey({self.algorithm}, handle={self.handle:#010x}, tcti={self.tpm.tcti!r})"
-
-    def _hash_alg(self, name: str) -> Any:
-        alg = self._pytss.constants.TPM2_ALG
-        table = {"sha1": alg.SHA1, "sha256": alg.SHA256, "sha384": alg.SHA384, "sha512": alg.SHA512}
-        if name not in table:
-            raise TPMOperationError(f"unsupported hash {name!r}")
-        return table[name]
-
-    def _need_decrypt(self, what: str) -> None:
-        if not self.attributes.decrypt:
-            raise TPMKeyError(
-                f"the key at {self.handle:#010x} lacks the decrypt attribute needed for {what}",
-                key="identity.tpm.key-handle",
-            )
-
-    def sign_digest(
-        self, digest: bytes, hash_name: HashName = "sha256", padding: RSASignPadding = "pkcs1"
-    ) -> bytes:
-        """The signature of ``digest`` (made with ``hash_name``): ECDSA as DER
-        Ecdsa-Sig-Value; RSA as the signature octets, PKCS#1 v1.5 or PSS."""
-        if len(digest) != DIGEST_SIZES.get(hash_name, -1):
-            raise TPMOperationError(f"a {hash_name} digest is {DIGEST_SIZES.get(hash_name)} bytes")
-        p = self._pytss
-        types, constants = p.types, p.constants
-        if self.algorithm == "ec-p256":
-            scheme_alg = constants.TPM2_ALG.ECDSA
-        else:
-            scheme_alg = (
-                constants.TPM2_ALG.RSAPSS if padding == "pss" else constants.TPM2_ALG.RSASSA
-            )
-        scheme = types.TPMT_SIG_SCHEME(scheme=scheme_alg)
-        scheme.details.any.hashAlg = self._hash_alg(hash_name)
-        ticket = types.TPMT_TK_HASHCHECK(
-            tag=constants.TPM2_ST.HASHCHECK, hierarchy=constants.TPM2_RH.NULL
-        )
-        signature = self.tpm.run(
-            lambda esapi: esapi.sign(self.tpm.resource(esapi, self.handle), digest, scheme, ticket),
-            "sign with the IDevID key",
-        )
-        if self.algorithm == "ec-p256":
-            r = int.from_bytes(bytes(signature.signature.ecdsa.signatureR), "big")
-            s = int.from_bytes(bytes(signature.signature.ecdsa.signatureS), "big")
-            return encode_dss_signature(r, s)
-        body = signature.signature.rsapss if padding == "pss" else signature.signature.rsassa
-        return bytes(body.sig).rjust(256, b"\0")
-
-    def sign_data(
-        self, data: bytes, hash_name: HashName = "sha256", padding: RSASignPadding = "pkcs1"
-    ) -> bytes:
-        """:meth:`sign_digest` of ``data`` hashed with ``hash_name``."""
-        return self.sign_digest(hashlib.new(hash_name, data).digest(), hash_name, padding)
-
-    def rsa_private(self, block: bytes) -> bytes:
-        """The raw RSA private operation on a 256-byte ``block`` padded by the caller."""
-        if self.algorithm != "rsa-2048" or len(block) != 256:
-            raise TPMOperationError("the raw RSA operation takes a 256-byte block and an RSA key")
-        self._need_decrypt("the raw RSA operation")
-        types, constants = self._pytss.types, self._pytss.constants
-        scheme = types.TPMT_RSA_DECRYPT(scheme=constants.TPM2_ALG.NULL)
-        out = self.tpm.run(
-            lambda esapi: esapi.rsa_decrypt(self.tpm.resource(esapi, self.handle), block, scheme),
-            "apply the IDevID key (raw RSA)",
-        )
-        return bytes(out).rjust(256, b"\0")
-
-    def rsa_decrypt(
-        self,
-        ciphertext: bytes,
-        padding: RSADecryptPadding = "pkcs1",
-        oaep_hash: HashName = "sha1",
-    ) -> bytes:
-        """The plaintext of an RSA ``ciphertext`` (PKCS#1 v1.5, or OAEP with ``oaep_hash`` for
-        both the label hash and MGF1, and an empty label)."""
-        if self.algorithm != "rsa-2048":
-            raise TPMOperationError("RSA decryption needs an RSA key")
-        if len(ciphertext) != 256:
-            raise TPMOperationError(f"an RSA-2048 ciphertext is 256 bytes, not {len(ciphertext)}")
-        self._need_decrypt("RSA decryption")
-        types, constants = self._pytss.types, self._pytss.constants
-        if padding == "oaep":
-            scheme = types.TPMT_RSA_DECRYPT(scheme=constants.TPM2_ALG.OAEP)
-            scheme.details.oaep.hashAlg = self._hash_alg(oaep_hash)
-        else:
-            scheme = types.TPMT_RSA_DECRYPT(scheme=constants.TPM2_ALG.RSAES)
-        out = self.tpm.run(
-            lambda esapi: esapi.rsa_decrypt(
-                self.tpm.resource(esapi, self.handle), ciphertext, scheme
-            ),
-            "decrypt with the IDevID key",
-        )
-        return bytes(out)
-
-    def ecdh_zgen(self, peer: ec.EllipticCurvePublicKey) -> bytes:
-        """The ECDH shared secret Z (the x coordinate, 32 bytes) with ``peer``'s public key."""
-        if self.algorithm != "ec-p256":
-            raise TPMOperationError("ECDH needs an ECC key")
-        if not isinstance(peer.curve, ec.SECP256R1):
-            raise TPMOperationError(f"the peer's key is on {peer.curve.name}, not P-256")
-        self._need_decrypt("ECDH")
-        types = self._pytss.types
-        numbers = peer.public_numbers()
-        point = types.TPM2B_ECC_POINT(
-            point=types.TPMS_ECC_POINT(
-                x=numbers.x.to_bytes(32, "big"), y=numbers.y.to_bytes(32, "big")
-            )
-        )
-        out = self.tpm.run(
-            lambda esapi: esapi.ecdh_zgen(self.tpm.resource(esapi, self.handle), point),
-            "compute ECDH with the IDevID key",
-        )
-        return bytes(out.point.x).rjust(32, b"\0")
-
-
 __all__ = [
     "DEFAULT_TCTI",
+    "KEY_ATTRIBUTES",
     "TPM",
-    "KeyAttributes",
-    "TPMKey",
     "is_nv_reference",
-    "load_certificates",
     "parse_handle",
     "parse_nv_index",
     "parse_tcti",
     "pytss_module",
-    "split_der_certificates",
 ]

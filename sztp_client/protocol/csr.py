@@ -15,9 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final
 
+import msgspec
 from asn1crypto import algos as asn1_algos
 from asn1crypto import csr as asn1_csr
 from asn1crypto import keys as asn1_keys
@@ -34,8 +34,7 @@ MAX_CSR_ROUNDS: Final = 3
 MAX_CERT_REQ_INFO_OCTETS: Final = 64 * 1024
 
 
-@dataclass(frozen=True)
-class CSRRequest:
+class CSRRequest(msgspec.Struct, frozen=True):
     """What the server asked for: the selected algorithm's name (None when the server asks
     for a CSR over the existing key) and its cert-req-info, if any (DER)."""
 
@@ -57,6 +56,16 @@ def _algorithm_name(der: bytes, field: str) -> str:
         if der == offered:
             return name
     raise CSRRequestError(f"csr-request {field}: an algorithm the device did not offer")
+
+
+def _is_p10_format(identifier: object) -> bool:
+    """``ietf-ztp-types:p10-csr`` (JSON), or ``p10-csr`` with any one prefix: in XML the
+    identityref carries whatever prefix the server bound to the ietf-ztp-types namespace, and
+    the error-info reaches this module as text (the prefix unresolved)."""
+    if not isinstance(identifier, str):
+        return False
+    prefix, _, name = identifier.rpartition(":")
+    return name == "p10-csr" and ":" not in prefix and " " not in identifier
 
 
 def find_csr_request(error_info: object) -> Mapping[str, object] | None:
@@ -90,7 +99,7 @@ def parse_csr_request(request: Mapping[str, object]) -> CSRRequest:
     if not isinstance(selected_format, Mapping):
         raise CSRRequestError("csr-request csr-generation: no selected-format")
     identifier = selected_format.get("format-identifier")
-    if identifier not in (P10_FORMAT, "p10-csr"):
+    if not _is_p10_format(identifier):
         raise CSRRequestError(
             f"csr-request selected-format: {identifier!r} was not offered (only {P10_FORMAT})"
         )

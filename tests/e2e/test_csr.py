@@ -229,3 +229,28 @@ def test_r124_r129_request_bodies_satisfy_the_yang_oracle(env: Env) -> None:
     for raw in raws:
         assert raw is not None
         oracle.check_get_bootstrapping_data_input(raw.encode())
+
+
+@pytest.mark.parametrize("algorithm", ["ec-p256", "rsa-2048"])
+def test_r124_r129_xml_round_trip_installs_matching_ldevid(env: Env, algorithm: str) -> None:
+    """R-124, R-125, R-129, D29: with network.encoding = "xml" the csr-support, the
+    csr-request (an XML error document, the format identityref with the server's own prefix)
+    and the p10-csr travel as XML, and the LDevID installed certifies the new key."""
+    selected = {"algorithm": RSA_2048} if algorithm == "rsa-2048" else {}
+    policy = _policy(env, rounds=2, **selected)
+    server = env.server(Response(csr=policy))
+    device = env.device([server], extra={**LDEVID, "network": {"encoding": "xml"}})
+    result = device.run("run", "--once")
+    assert result.returncode == EXIT_OK, result.stdout + result.stderr
+    requests = server.requests("get-bootstrapping-data")
+    assert all(r["body"].lstrip().startswith("<") for r in requests)
+    assert [r["input"].get("csr-support", False) for r in requests] == [True, False, False]
+    assert [r["status"] for r in requests] == [400, 400, 200]
+    assert len(policy.received) == 2
+    assert server.reports()[-1] == "bootstrap-complete"
+    installed = x509.load_pem_x509_certificate(_cert_file(device).read_bytes())
+    assert installed == policy.issued[0]
+    assert _spki(policy.received[-1]) == _key_spki(device)
+    assert installed.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == _key_spki(device)

@@ -7,7 +7,9 @@ selected PCRs, equal to the one computed from the PCR values read (attestation e
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,8 @@ import pytest
 
 from sztp_client.identity import attest
 from sztp_client.identity.tpm import TPM
+from sztp_lab.attestation import QuoteRefused, verify_quote
+from sztp_lab.tpm_factory import DEFAULT_AK_HANDLE, provision_attestation_key
 from tests.e2e.conftest import SERIAL, Env
 from tests.e2e.conftest import env as env  # noqa: PLC0414 - the e2e fixtures, reused here
 from tests.e2e.conftest import lab as lab  # noqa: PLC0414
@@ -86,3 +90,40 @@ def test_identity_refuses_bad_pcr_selection_and_missing_config(env: Env, tmp_pat
     missing = _identity(tmp_path / "absent.toml")
     assert missing.returncode != 0
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("algorithm", ["ec-p256", "rsa-2048"])
+def test_identity_quote_on_request_verifies_with_the_lab_verifier(
+    env: Env, swtpm: SoftwareTPM, identities: LabTPMIdentities, algorithm: str
+) -> None:
+    """Attestation evidence: `identity --quote NONCE` has the attestation key (ECC or RSA)
+    quote the selected PCRs bound to the nonce; the lab's verifier accepts it, and refuses it
+    for another nonce."""
+    with TPM(swtpm.tcti) as device_tpm:
+        ak = provision_attestation_key(device_tpm, algorithm=algorithm)  # type: ignore[arg-type]
+    device = env.device([], extra=_tpm_extra(env, swtpm, identities, "ec-p256"))
+    nonce = os.urandom(32)
+    result = _identity(device.config_path, "--json", "--quote", nonce.hex())
+    assert result.returncode == 0, result.stderr
+    quoted = json.loads(result.stdout)["quote"]
+    assert quoted["nonce"] == nonce.hex()
+    assert quoted["ak-handle"] == f"{DEFAULT_AK_HANDLE:#010x}"
+    assert quoted["algorithm"] == algorithm
+    pcrs = {int(register): bytes.fromhex(value) for register, value in quoted["pcrs"].items()}
+    attest_bytes = base64.b64decode(quoted["attest"])
+    signature = base64.b64decode(quoted["signature"])
+    verify_quote(ak, attest_bytes, signature, nonce=nonce, bank="sha256", pcrs=pcrs)
+    with pytest.raises(QuoteRefused, match="nonce"):
+        verify_quote(ak, attest_bytes, signature, nonce=b"other", bank="sha256", pcrs=pcrs)
+    text = _identity(device.config_path, "--quote", nonce.hex())
+    assert text.returncode == 0, text.stderr
+    assert f"attestation key {DEFAULT_AK_HANDLE:#010x}, nonce {nonce.hex()}" in text.stdout
+
+
+def test_identity_quote_refused_for_file_identity_and_bad_nonce(env: Env) -> None:
+    """--quote needs a TPM identity and a hexadecimal nonce of 1 to 64 bytes: exit 78."""
+    device = env.device([], extra={"network": NET})
+    for nonce in ("00" * 16, "not-hex", "00" * 65):
+        result = _identity(device.config_path, "--quote", nonce)
+        assert result.returncode == 78, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr

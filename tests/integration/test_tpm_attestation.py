@@ -26,10 +26,13 @@ pytestmark = pytest.mark.integration
 SELECTION = attest.parse_selection(attest.DEFAULT_SELECTION)
 
 
-@pytest.fixture
-def device(swtpm: SoftwareTPM) -> Iterator[tuple[TPM, ec.EllipticCurvePublicKey]]:
+@pytest.fixture(params=["ec-p256", "rsa-2048"])
+def device(
+    swtpm: SoftwareTPM, request: pytest.FixtureRequest
+) -> Iterator[tuple[TPM, ec.EllipticCurvePublicKey]]:
+    """A TPM with an attestation key, ECC P-256 (ECDSA) or RSA-2048 (RSASSA-PKCS1-v1_5)."""
     with TPM(swtpm.tcti) as tpm:
-        yield tpm, provision_attestation_key(tpm)
+        yield tpm, provision_attestation_key(tpm, algorithm=request.param)
 
 
 def _check(ak: ec.EllipticCurvePublicKey, q: attest.Quote, nonce: bytes) -> None:

@@ -27,14 +27,8 @@ from sztp_client.identity.errors import (
     TPMOperationError,
     TPMSupportMissingError,
 )
-from sztp_client.identity.tpm import (
-    TPM,
-    load_certificates,
-    parse_handle,
-    parse_nv_index,
-    parse_tcti,
-    split_der_certificates,
-)
+from sztp_client.identity.tpm import TPM, parse_handle, parse_nv_index, parse_tcti
+from sztp_client.identity.tpm_certs import load_certificates, split_der_certificates
 from sztp_lab.pki import LabPKI, make_lab_pki
 from sztp_lab.tpm_factory import build_csr
 from tests.conftest import require

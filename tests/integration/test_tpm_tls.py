@@ -24,9 +24,10 @@ import urllib3
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sztp_client.identity import tls_key
+from sztp_client.identity import tls_key, tls_mechanism
 from sztp_client.identity.errors import TLSKeyMechanismError, TPMConnectionError
-from sztp_client.identity.tpm import TPM, TPMKey
+from sztp_client.identity.tpm import TPM
+from sztp_client.identity.tpm_key import TPMKey
 from sztp_lab.pki import LabPKI, make_lab_pki
 from sztp_lab.tpm_factory import ProvisionedIdentity
 from tests.conftest import require
@@ -130,7 +131,7 @@ def _post(server: ScriptedServer, context: ssl.SSLContext) -> int:
 
 
 def test_mechanism_checks_hold_on_this_platform() -> None:
-    report = tls_key.check_mechanism()
+    report = tls_mechanism.check_mechanism()
     assert report.openssl == ssl.OPENSSL_VERSION
     assert report.ctx_offset == object.__basicsize__
     assert Path(report.library).exists()
@@ -143,12 +144,14 @@ def test_mechanism_checks_hold_on_this_platform() -> None:
 def test_wrong_context_pointer_is_refused_not_followed() -> None:
     """The pointer check fails loudly when the layout assumption does not hold: a fresh
     context's next field (no ALPN set) is no SSL_CTX."""
-    tls_key.check_mechanism()
-    lib = tls_key._Loaded.lib
+    tls_mechanism.check_mechanism()
+    lib = tls_mechanism.Loaded.lib
     assert lib is not None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     with pytest.raises(TLSKeyMechanismError):
-        tls_key._check_pointer(context, lib, object.__basicsize__ + ctypes.sizeof(ctypes.c_void_p))
+        tls_mechanism.check_pointer(
+            context, lib, object.__basicsize__ + ctypes.sizeof(ctypes.c_void_p)
+        )
 
 
 CASES = [(a, v) for a in ("ec-p256", "rsa-2048") for v in sorted(VERSIONS)]
@@ -202,7 +205,7 @@ def test_certificate_of_another_key_refused(
 def test_openssl_key_object_holds_no_private_key(tpm: TPM, identities: LabTPMIdentities) -> None:
     """R-007: OpenSSL's key object has the public half only; exporting it as a private key
     fails, while signing through it works (the TPM does it)."""
-    lib = ctypes.CDLL(tls_key.check_mechanism().library)
+    lib = ctypes.CDLL(tls_mechanism.check_mechanism().library)
     lib.i2d_PrivateKey.restype = ctypes.c_int
     lib.i2d_PrivateKey.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     for handle, provisioned in ((ECC_HANDLE, identities.ecc), (RSA_HANDLE, identities.rsa)):
@@ -274,11 +277,13 @@ def test_rsa_pkcs1_signature_in_a_tls12_handshake(
 
     monkeypatch.setattr(TPMKey, "sign_digest", recording)
     context = _tpm_context(server_pki, tpm.key(RSA_HANDLE), identities.rsa)
-    lib = tls_key._Loaded.lib
+    lib = tls_mechanism.Loaded.lib
     assert lib is not None
-    pointer = tls_key._check_pointer(context, lib, object.__basicsize__)
+    pointer = tls_mechanism.check_pointer(context, lib, object.__basicsize__)
     assert (
-        lib.SSL_CTX_ctrl(pointer, tls_key.SSL_CTRL_SET_CLIENT_SIGALGS_LIST, 0, b"rsa_pkcs1_sha256")
+        lib.SSL_CTX_ctrl(
+            pointer, tls_mechanism.SSL_CTRL_SET_CLIENT_SIGALGS_LIST, 0, b"rsa_pkcs1_sha256"
+        )
         == 1
     )
     with _server(server_pki, lab_pki, ssl.TLSVersion.TLSv1_2) as server:
@@ -319,8 +324,8 @@ def test_key_objects_of_dropped_contexts_are_released(
 @pytest.fixture
 def fresh_mechanism(monkeypatch: pytest.MonkeyPatch) -> None:
     """check_mechanism runs again instead of returning what it found earlier."""
-    monkeypatch.setattr(tls_key._Loaded, "report", None)
-    monkeypatch.setattr(tls_key._Loaded, "lib", None)
+    monkeypatch.setattr(tls_mechanism.Loaded, "report", None)
+    monkeypatch.setattr(tls_mechanism.Loaded, "lib", None)
 
 
 @pytest.mark.usefixtures("fresh_mechanism")
@@ -328,28 +333,28 @@ def test_openssl_version_mismatch_fails_loudly(monkeypatch: pytest.MonkeyPatch) 
     """The libcrypto reached through ctypes must be the ssl module's own."""
     monkeypatch.setattr(ssl, "OPENSSL_VERSION_NUMBER", ssl.OPENSSL_VERSION_NUMBER + 1)
     with pytest.raises(TLSKeyMechanismError, match="is not the one the ssl module uses"):
-        tls_key.check_mechanism()
+        tls_mechanism.check_mechanism()
 
 
 @pytest.mark.usefixtures("fresh_mechanism")
 def test_openssl_other_than_3_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ssl, "OPENSSL_VERSION_INFO", (1, 1, 1, 23, 15))
     with pytest.raises(TLSKeyMechanismError, match="needs OpenSSL 3"):
-        tls_key.check_mechanism()
+        tls_mechanism.check_mechanism()
 
 
 @pytest.mark.usefixtures("fresh_mechanism")
 def test_other_python_implementation_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tls_key.platform, "python_implementation", lambda: "PyPy")
+    monkeypatch.setattr(tls_mechanism.platform, "python_implementation", lambda: "PyPy")
     with pytest.raises(TLSKeyMechanismError, match="needs CPython"):
-        tls_key.check_mechanism()
+        tls_mechanism.check_mechanism()
 
 
 @pytest.mark.usefixtures("fresh_mechanism")
 def test_unknown_python_version_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tls_key, "CPYTHON_KNOWN", ((3, 0), (3, 1)))
+    monkeypatch.setattr(tls_mechanism, "CPYTHON_KNOWN", ((3, 0), (3, 1)))
     with pytest.raises(TLSKeyMechanismError, match="layout is known"):
-        tls_key.check_mechanism()
+        tls_mechanism.check_mechanism()
 
 
 @pytest.mark.usefixtures("fresh_mechanism")
@@ -358,11 +363,11 @@ def test_openssl_without_the_deprecated_functions_fails_loudly(
 ) -> None:
     """An OpenSSL built without the deprecated APIs lacks the key methods: the error names
     what is missing."""
-    functions = dict(tls_key._FUNCTIONS)
+    functions = dict(tls_mechanism.FUNCTIONS)
     functions["EC_KEY_METHOD_new_absent"] = (ctypes.c_void_p, [])
-    monkeypatch.setattr(tls_key, "_FUNCTIONS", functions)
+    monkeypatch.setattr(tls_mechanism, "FUNCTIONS", functions)
     with pytest.raises(TLSKeyMechanismError, match="EC_KEY_METHOD_new_absent") as caught:
-        tls_key.check_mechanism()
+        tls_mechanism.check_mechanism()
     assert caught.value.exit_code == 78
 
 

@@ -28,6 +28,27 @@ def test_identity_defaults(tmp_path: Path) -> None:
     assert identity.tpm.certificate is None
 
 
+@pytest.mark.parametrize(
+    ("text", "handle"),
+    [
+        ("", 0x81000100),
+        ('tpm-handle = "0x81000200"\n', 0x81000200),
+        ("tpm-handle = 2164260865\n", 0x81000001),
+    ],
+)
+def test_d23_ldevid_tpm_handle(tmp_path: Path, text: str, handle: int) -> None:
+    """D23: identity.ldevid.tpm-handle, a persistent handle as a string or an integer;
+    0x81000100 by default."""
+    assert _config(tmp_path, f"[identity.ldevid]\n{text}").ldevid.tpm_handle == handle
+
+
+@pytest.mark.parametrize("value", ['"0x01C00002"', '"handle"', "true", "3"])
+def test_d23_bad_ldevid_tpm_handle_refused(tmp_path: Path, value: str) -> None:
+    """D23: anything but a persistent handle is refused, naming the key (exit 78)."""
+    with pytest.raises(ConfigurationError, match=r"identity\.ldevid\.tpm-handle"):
+        _config(tmp_path, f"[identity.ldevid]\ntpm-handle = {value}\n")
+
+
 def test_tpm_keys_parsed(tmp_path: Path) -> None:
     """R-018: key-handle as a string or an integer, certificate as a path or an NV index."""
     text = (

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sztp_client.actions.ldevid import LDevIDKeyStore, LDevIDMismatchError
+from sztp_client.actions.ldevid import FileKeyStore, LDevIDMismatchError
 from sztp_client.errors import CSRRequestError
 from sztp_client.model import csr as csr_offer
 from sztp_client.protocol import csr
@@ -78,10 +78,20 @@ def test_r126_unoffered_algorithm_refused() -> None:
         csr.parse_csr_request(_request(p384))
 
 
-@pytest.mark.parametrize("fmt", ["ietf-ztp-types:cmp-csr", "ietf-ztp-types:cmc-csr", 7])
+@pytest.mark.parametrize(
+    "fmt",
+    ["ietf-ztp-types:cmp-csr", "ietf-ztp-types:cmc-csr", 7, "ztp:cmp-csr", "a:b:p10-csr", ""],
+)
 def test_r126_unoffered_format_refused(fmt: object) -> None:
     with pytest.raises(CSRRequestError, match="not offered"):
         csr.parse_csr_request(_request(csr.SUPPORTED_ALGORITHMS["ec-p256"], fmt))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["ietf-ztp-types:p10-csr", "p10-csr", "ztp:p10-csr"])
+def test_r126_p10_format_as_json_or_xml_identityref(fmt: str) -> None:
+    """R-126: the p10-csr format, module-qualified (JSON) or with an XML server's prefix."""
+    asked = csr.parse_csr_request(_request(csr.SUPPORTED_ALGORITHMS["ec-p256"], fmt))
+    assert asked.algorithm == "ec-p256"
 
 
 @pytest.mark.parametrize(
@@ -105,10 +115,8 @@ def test_malformed_csr_request_is_typed(body: dict[str, object]) -> None:
         csr.parse_csr_request(body)
 
 
-def _store(tmp_path: Path) -> LDevIDKeyStore:
-    return LDevIDKeyStore(
-        key_path=tmp_path / "ldevid" / "key.pem", cert_path=tmp_path / "ldevid.pem"
-    )
+def _store(tmp_path: Path) -> FileKeyStore:
+    return FileKeyStore(key_path=tmp_path / "ldevid" / "key.pem", cert_path=tmp_path / "ldevid.pem")
 
 
 @pytest.mark.parametrize("name", ["ec-p256", "rsa-2048"])
@@ -194,7 +202,8 @@ def test_r128_cert_req_info_with_other_algorithm_refused(tmp_path: Path) -> None
 def test_d23_installed_ldevid_must_match_new_key(tmp_path: Path) -> None:
     store = _store(tmp_path)
     assert store.check_certificate() is False
-    key = store.generate("ec-p256")
+    store.generate("ec-p256")
+    made = serialization.load_der_public_key(store.spki_der())
     other = ec.generate_private_key(ec.SECP256R1())
 
     def cert_for(public: ec.EllipticCurvePublicKey) -> bytes:
@@ -213,8 +222,10 @@ def test_d23_installed_ldevid_must_match_new_key(tmp_path: Path) -> None:
         )
         return cert.public_bytes(serialization.Encoding.PEM)
 
-    store.cert_path.write_bytes(cert_for(key.public_key()))  # type: ignore[arg-type]
+    store.cert_path.write_bytes(cert_for(made))  # type: ignore[arg-type]
     assert store.check_certificate() is True
+    # a later run that made no key checks against the key the store holds
+    assert FileKeyStore(store.key_path, store.cert_path).check_certificate() is True
     store.cert_path.write_bytes(cert_for(other.public_key()))
     with pytest.raises(LDevIDMismatchError):
         store.check_certificate()
