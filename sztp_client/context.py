@@ -197,7 +197,6 @@ def _ldevid_store(
     settings = config.identity.ldevid
     if not settings.enabled:
         return None
-    from sztp_client.actions.ldevid import LDevIDKeyStore  # noqa: PLC0415 - only when enabled
 
     base = config.paths.state_dir / "ldevid"
     cert_path = settings.certificate or base / "cert.pem"

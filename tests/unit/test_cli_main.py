@@ -101,9 +101,6 @@ def test_status_loads_no_record_model_of_the_network_path(tmp_path: Path) -> Non
     assert _loaded_after(*argv, watched=MODELS_NOT_FOR_STATUS) == set()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="config.py imports the voucher model for trust.accept-assertions"
-)
 @pytest.mark.subprocess
 def test_status_loads_no_voucher_model(tmp_path: Path) -> None:
     config = tmp_path / "client.toml"
