@@ -8,10 +8,10 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Final
 
 import defusedxml.ElementTree as DefusedET
+import msgspec
 from defusedxml.common import DefusedXmlException
 
 from sztp_client.errors import EncodingError, ModelError
@@ -108,12 +108,11 @@ class XMLKind(enum.Enum):
     LIST = "list"  # repeated elements → list[dict]
 
 
-@dataclass(frozen=True, slots=True)
-class XMLSchemaNode:
+class XMLSchemaNode(msgspec.Struct, frozen=True):
     """One node of the schema that :func:`xml_to_json_tree` follows."""
 
     kind: XMLKind
-    children: Mapping[str, XMLSchemaNode] = field(default_factory=dict)
+    children: Mapping[str, XMLSchemaNode] = msgspec.field(default_factory=dict)
 
 
 class XMLIdentity(str):

@@ -15,8 +15,9 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Final, TypeAlias
+
+import msgspec
 
 from sztp_client.encoding.yang_types import encode_base64
 from sztp_client.errors import ModelError
@@ -96,8 +97,7 @@ def _normalise_identity(value: str, field: str) -> str:
     raise ModelError(field, "not an identity name")
 
 
-@dataclass(frozen=True, slots=True)
-class BootstrapServer:
+class BootstrapServer(msgspec.Struct, frozen=True):
     """One ``bootstrap-server`` list entry (R-052).
 
     ``address`` is an ``inet:host``: an IPv4 address, an IPv6 address without brackets, or a
@@ -121,14 +121,13 @@ class BootstrapServer:
         return _host_key(self.address, f"{NODE_SERVER}/address")
 
 
-@dataclass(frozen=True, slots=True)
-class RedirectInformation:
+class RedirectInformation(msgspec.Struct, frozen=True):
     """``redirect-information``: at least one bootstrap server, addresses unique (R-052)."""
 
     bootstrap_servers: tuple[BootstrapServer, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "bootstrap_servers", tuple(self.bootstrap_servers))
+        msgspec.structs.force_setattr(self, "bootstrap_servers", tuple(self.bootstrap_servers))
         if not self.bootstrap_servers:
             raise ModelError(NODE_SERVER, "at least one bootstrap server is required")
         seen: set[str] = set()
@@ -139,8 +138,7 @@ class RedirectInformation:
             seen.add(key)
 
 
-@dataclass(frozen=True, slots=True)
-class ImageVerification:
+class ImageVerification(msgspec.Struct, frozen=True):
     """One ``image-verification`` entry.
 
     ``hash_algorithm`` is normalised to a module-qualified identity (``"sha-256"`` becomes
@@ -154,7 +152,7 @@ class ImageVerification:
 
     def __post_init__(self) -> None:
         algorithm = _normalise_identity(self.hash_algorithm, f"{NODE_VERIFICATION}/hash-algorithm")
-        object.__setattr__(self, "hash_algorithm", algorithm)
+        msgspec.structs.force_setattr(self, "hash_algorithm", algorithm)
         if not self.hash_value:
             raise ModelError(f"{NODE_VERIFICATION}/hash-value", "empty")
         expected = _HASH_LENGTHS.get(algorithm)
@@ -165,8 +163,7 @@ class ImageVerification:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class BootImage:
+class BootImage(msgspec.Struct, frozen=True):
     """``boot-image``: which image the device should run and where to get it (R-053)."""
 
     os_name: str | None = None
@@ -175,8 +172,8 @@ class BootImage:
     image_verifications: tuple[ImageVerification, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "download_uris", tuple(self.download_uris))
-        object.__setattr__(self, "image_verifications", tuple(self.image_verifications))
+        msgspec.structs.force_setattr(self, "download_uris", tuple(self.download_uris))
+        msgspec.structs.force_setattr(self, "image_verifications", tuple(self.image_verifications))
         for uri in self.download_uris:
             if not _URI.fullmatch(uri):
                 raise ModelError(
@@ -205,8 +202,7 @@ class ConfigurationHandling(enum.StrEnum):
     REPLACE = "replace"
 
 
-@dataclass(frozen=True, slots=True)
-class OnboardingInformation:
+class OnboardingInformation(msgspec.Struct, frozen=True):
     """``onboarding-information`` (R-053).
 
     ``configuration`` and ``configuration_handling`` are given together or not at all.  Scripts
@@ -228,7 +224,7 @@ class OnboardingInformation:
                     f"{NODE_ONBOARDING}/configuration-handling",
                     f"{self.configuration_handling!r} is neither 'merge' nor 'replace'",
                 ) from None
-            object.__setattr__(self, "configuration_handling", handling)
+            msgspec.structs.force_setattr(self, "configuration_handling", handling)
         if self.configuration is not None and self.configuration_handling is None:
             raise ModelError(
                 f"{NODE_ONBOARDING}/configuration",

@@ -6,8 +6,9 @@ named as in RFC 7951) for :class:`~sztp_client.errors.ServerError` (D8).  Pure, 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from sztp_client.encoding.json import load_json
 from sztp_client.encoding.xml import load_xml, split_tag
@@ -20,8 +21,7 @@ _IETF_YANG_NAMESPACE: Final = "urn:ietf:params:xml:ns:yang:"
 _ERROR_INFO_DEPTH: Final = 32
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorDocument:
+class ErrorDocument(msgspec.Struct, frozen=True):
     tag: str | None = None
     message: str | None = None
     info: object = None

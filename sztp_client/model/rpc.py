@@ -16,9 +16,10 @@ from __future__ import annotations
 import enum
 import json
 import re
-from dataclasses import dataclass
 from typing import Final
 from xml.sax.saxutils import escape
+
+import msgspec
 
 from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
 from sztp_client.encoding.xml import XMLKind, XMLSchemaNode, load_xml, split_tag, xml_to_json_tree
@@ -102,8 +103,7 @@ class ReportingLevel(enum.StrEnum):
 # get-bootstrapping-data
 
 
-@dataclass(frozen=True, slots=True)
-class GetBootstrappingDataInput:
+class GetBootstrappingDataInput(msgspec.Struct, frozen=True):
     """The get-bootstrapping-data input.  ``nonce`` has 16..32 octets when given."""
 
     signed_data_preferred: bool = False
@@ -122,7 +122,7 @@ class GetBootstrappingDataInput:
         for name in ("hw_model", "os_name", "os_version"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, yang_string(value))
+                msgspec.structs.force_setattr(self, name, yang_string(value))
         if self.nonce is not None and not (NONCE_MIN_OCTETS <= len(self.nonce) <= NONCE_MAX_OCTETS):
             raise ModelError(
                 "nonce",
@@ -196,8 +196,7 @@ def parse_get_bootstrapping_data_input(data: bytes) -> GetBootstrappingDataInput
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class GetBootstrappingDataOutput:
+class GetBootstrappingDataOutput(msgspec.Struct, frozen=True):
     """The get-bootstrapping-data output; the three artifacts are undecoded CMS DER octets.
 
     ``owner_certificate`` and ``ownership_voucher`` are given together or not at all.
@@ -210,7 +209,9 @@ class GetBootstrappingDataOutput:
 
     def __post_init__(self) -> None:
         try:
-            object.__setattr__(self, "reporting_level", ReportingLevel(self.reporting_level))
+            msgspec.structs.force_setattr(
+                self, "reporting_level", ReportingLevel(self.reporting_level)
+            )
         except ValueError:
             raise ModelError(
                 "reporting-level", f"{self.reporting_level!r:.80} is neither minimal nor verbose"
@@ -287,16 +288,14 @@ def parse_get_bootstrapping_data_output(
 # report-progress
 
 
-@dataclass(frozen=True, slots=True)
-class SSHHostKey:
+class SSHHostKey(msgspec.Struct, frozen=True):
     """One ``ssh-host-key``: an IANA public key algorithm name and the RFC 4253 key blob."""
 
     algorithm: str
     key_data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class ReportProgressInput:
+class ReportProgressInput(msgspec.Struct, frozen=True):
     """The report-progress input (R-082).
 
     ``ssh_host_keys`` and ``trust_anchor_certs`` (CMS DER octets) are only allowed with
@@ -310,15 +309,15 @@ class ReportProgressInput:
 
     def __post_init__(self) -> None:
         try:
-            object.__setattr__(self, "progress_type", ProgressType(self.progress_type))
+            msgspec.structs.force_setattr(self, "progress_type", ProgressType(self.progress_type))
         except ValueError:
             raise ModelError(
                 "progress-type", f"{self.progress_type!r:.80} is not a progress type"
             ) from None
         if self.message is not None:
-            object.__setattr__(self, "message", yang_string(self.message))
-        object.__setattr__(self, "ssh_host_keys", tuple(self.ssh_host_keys))
-        object.__setattr__(self, "trust_anchor_certs", tuple(self.trust_anchor_certs))
+            msgspec.structs.force_setattr(self, "message", yang_string(self.message))
+        msgspec.structs.force_setattr(self, "ssh_host_keys", tuple(self.ssh_host_keys))
+        msgspec.structs.force_setattr(self, "trust_anchor_certs", tuple(self.trust_anchor_certs))
         complete = self.progress_type is ProgressType.BOOTSTRAP_COMPLETE
         if self.ssh_host_keys and not complete:
             raise ModelError("ssh-host-keys", "only allowed with progress-type bootstrap-complete")

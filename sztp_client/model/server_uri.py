@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from sztp_client.errors import ModelError
 from sztp_client.model.rpc import MODULE
@@ -37,8 +38,7 @@ _DIGITS: Final = re.compile(r"[0-9]+")
 URI_PATH: Final = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*")
 
 
-@dataclass(frozen=True, slots=True)
-class ServerEndpoint:
+class ServerEndpoint(msgspec.Struct, frozen=True):
     """A bootstrap server: host name or IP literal (IPv6 without brackets), port and, when the
     URI gave one, the RESTCONF root path (``None``: discover it through host-meta)."""
 

@@ -13,9 +13,9 @@ import socket
 import ssl
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Final
 
+import msgspec
 import urllib3
 from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
@@ -74,8 +74,7 @@ def resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(msgspec.Struct, frozen=True):
     """Seconds to wait for a TCP connection (and TLS handshake) and for each read."""
 
     connect: float = _NETWORK_DEFAULTS.connect_timeout

@@ -26,11 +26,11 @@ from __future__ import annotations
 import base64
 import logging
 import ssl
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import urljoin, urlsplit
 
+import msgspec
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
@@ -98,8 +98,7 @@ _DEFAULT_TIMEOUTS: Final = Timeouts()
 # the client
 
 
-@dataclass(frozen=True, slots=True)
-class _Reply:
+class _Reply(msgspec.Struct, frozen=True):
     status: int
     reason: str
     media_type: str

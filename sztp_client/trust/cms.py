@@ -31,9 +31,9 @@ needs the device identity, which a :class:`Decryptor` supplies (D14: sign-then-e
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+import msgspec
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from asn1crypto import parser as asn1_parser
@@ -68,8 +68,7 @@ class CMSBagLimitError(CMSError):
         self.limit = limit
 
 
-@dataclass(frozen=True, slots=True)
-class Signer:
+class Signer(msgspec.Struct, frozen=True):
     """One SignerInfo, reduced to what verification needs."""
 
     version: int
@@ -106,8 +105,7 @@ class Signer:
         return f"serial number {self.serial_number:x}" if self.serial_number is not None else "?"
 
 
-@dataclass(frozen=True, slots=True)
-class SignedData:
+class SignedData(msgspec.Struct, frozen=True):
     """A parsed SignedData.  ``econtent`` is ``None`` when detached or degenerate."""
 
     version: int
@@ -122,8 +120,7 @@ class SignedData:
         return not self.signers
 
 
-@dataclass(frozen=True, slots=True)
-class Plain:
+class Plain(msgspec.Struct, frozen=True):
     """Unsigned content: ``content`` holds the data itself, typed ``content_type``."""
 
     content_type: str
@@ -131,8 +128,7 @@ class Plain:
     encrypted: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Signed:
+class Signed(msgspec.Struct, frozen=True):
     """A SignedData, with ``encrypted`` telling whether an encryption layer was removed."""
 
     signed: SignedData

@@ -15,8 +15,8 @@ No I/O: nonces come from the caller.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+import msgspec
 from cryptography import x509
 
 from sztp_client.errors import EncodingError, InternalError
@@ -35,8 +35,7 @@ class HopTrustError(InternalError):
     """The trust owner was used out of order (a bug in the caller, never the server's)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceDetails:
+class DeviceDetails(msgspec.Struct, frozen=True):
     """What a trusted server may learn about the device in get-bootstrapping-data."""
 
     hw_model: str | None = None
@@ -46,8 +45,7 @@ class DeviceDetails:
     csr_support: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ServerTrust:
+class ServerTrust(msgspec.Struct, frozen=True):
     """The decision for one connection, given to the transport factory: authenticate the server
     to ``anchors`` when ``trusted``; ``may_report`` and ``may_send_credentials`` follow it."""
 
@@ -65,8 +63,7 @@ class ServerTrust:
         return self.trusted
 
 
-@dataclass(slots=True)
-class HopTrust:
+class HopTrust(msgspec.Struct):
     """One hop of a pass.  ``anchors`` None: no anchor for this server, a provisional hop."""
 
     anchors: tuple[x509.Certificate, ...] | None

@@ -48,9 +48,9 @@ DataError): hostile data is refused, never a traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Final
 
+import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -78,8 +78,7 @@ from sztp_client.trust.voucher_steps import check_voucher, verify_voucher_signat
 DEFAULT_ASSERTIONS: Final = TrustConfig().accept_assertions
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceIdentity:
+class DeviceIdentity(msgspec.Struct, frozen=True):
     """What the voucher checks compare against.
 
     ``idevid_issuer`` is the keyIdentifier of the IDevID's authority key identifier, or
@@ -90,8 +89,7 @@ class DeviceIdentity:
     idevid_issuer: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TrustPolicy:
+class TrustPolicy(msgspec.Struct, frozen=True):
     """What signed data is judged by.
 
     ``voucher_signer`` holds the only anchors a voucher signer may validate to (the
@@ -101,12 +99,11 @@ class TrustPolicy:
     voucher_signer: VoucherSignerPolicy
     clock: Clock
     accepted_assertions: frozenset[Assertion] = DEFAULT_ASSERTIONS
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = msgspec.field(default_factory=Limits)
     require_nonce_voucher: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Artifacts:
+class Artifacts(msgspec.Struct, frozen=True):
     """The bootstrapping data as received: DER (or BER) CMS bytes."""
 
     conveyed_information: bytes
@@ -114,8 +111,7 @@ class Artifacts:
     ownership_voucher: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedData:
+class VerifiedData(msgspec.Struct, frozen=True):
     """Conveyed information that passed every step."""
 
     conveyed_information: ConveyedInformation

@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import hmac
 import os
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from cryptography import x509
@@ -83,8 +83,7 @@ _CURVE_OIDS = {
 _NAMED_SHOWN = 4
 
 
-@dataclass(frozen=True, slots=True)
-class _Identity:
+class _Identity(msgspec.Struct, frozen=True):
     """What a RecipientInfo may name the device's certificate by."""
 
     issuer_der: bytes
@@ -129,8 +128,7 @@ def _describe_rid(rid: Any) -> str:
         return "an unreadable recipient identifier"
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
+class _Candidate(msgspec.Struct, frozen=True):
     kind: str  # "ktri" or "kari"
     info: Any
     encrypted_key: bytes
