@@ -6,14 +6,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
-from sztp_client.encoding.xml import (
-    XMLIdentity,
-    XMLKind,
-    XMLSchemaNode,
-    load_xml_with_namespaces,
-    split_tag,
-    xml_to_json_tree,
-)
+from sztp_client.encoding.xml_schema import XMLIdentity, XMLKind, XMLSchemaNode, split_tag
 from sztp_client.encoding.yang_types import decode_hex_string
 from sztp_client.errors import EncodingError, ModelError
 from sztp_client.limits import Limits
@@ -167,6 +160,9 @@ _ONBOARDING_SCHEMA: Final = {
 
 
 def _from_xml(data: bytes, max_servers: int) -> ConveyedInformation:
+    # the XML parser is loaded when XML arrives: JSON conveyed information never needs it
+    from sztp_client.encoding.xml import load_xml_with_namespaces, xml_to_json_tree  # noqa: PLC0415
+
     root, scopes = load_xml_with_namespaces(data, "conveyed information")
     namespace, local = split_tag(root.tag)
     if namespace != NAMESPACE or local not in (NODE_REDIRECT, NODE_ONBOARDING):
