@@ -23,7 +23,6 @@ from sztp_client.errors import EncodingError, InternalError
 from sztp_client.limits import MIB
 from sztp_client.model.conveyed import BootstrapServer, RedirectInformation
 from sztp_client.model.rpc import GetBootstrappingDataInput
-from sztp_client.trust import cms
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import VerifiedData
 
@@ -150,6 +149,8 @@ class HopTrust(msgspec.Struct):
 
 def anchors_from_bag(data: bytes) -> tuple[x509.Certificate, ...]:
     """The certificates of a redirect's trust-anchor CMS (degenerate SignedData)."""
+    from sztp_client.trust import cms  # noqa: PLC0415 - loaded with the verification pipeline
+
     unwrapped = cms.unwrap(data, "trust-anchor", max_size=MAX_TRUST_ANCHOR)
     if not isinstance(unwrapped, cms.Signed) or not unwrapped.signed.certificates:
         raise EncodingError("trust-anchor: not a SignedData holding certificates")
