@@ -11,9 +11,10 @@ tells whether it certifies the new key.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -160,7 +161,7 @@ def answer(
     except CSRRequestError:
         store.delete()
         raise
-    return replace(first, csr_support=False, p10_csr=der)
+    return msgspec.structs.replace(first, csr_support=False, p10_csr=der)
 
 
 def script_environment(store: LDevIDKeyStore | None) -> dict[str, str]:
