@@ -50,13 +50,14 @@ NODE_SERVER: Final = f"{NODE_REDIRECT}/bootstrap-server"
 NODE_IMAGE: Final = f"{NODE_ONBOARDING}/boot-image"
 NODE_VERIFICATION: Final = f"{NODE_IMAGE}/image-verification"
 
-_HOST_FORBIDDEN: Final = re.compile(r"[\s/\x00-\x1f\x7f]")
-_DOTTED_NUMBERS: Final = re.compile(r"[0-9.]+")
-_DNS_LABEL: Final = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_\-]{0,61})?[A-Za-z0-9]")
-_URI: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]*")
+# patterns are kept as text: re compiles each on first use and caches it, not at import
+_HOST_FORBIDDEN: Final = r"[\s/\x00-\x1f\x7f]"
+_DOTTED_NUMBERS: Final = r"[0-9.]+"
+_DNS_LABEL: Final = r"(?:[A-Za-z0-9_][A-Za-z0-9_\-]{0,61})?[A-Za-z0-9]"
+_URI: Final = r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]*"
 _IDENTIFIER: Final = r"[A-Za-z_][A-Za-z0-9_.\-]*"
-JSON_IDENTITY: Final = re.compile(rf"(?:{_IDENTIFIER}:)?{_IDENTIFIER}")
-_QUALIFIED_IDENTITY: Final = re.compile(rf"(?:{_IDENTIFIER}:|\{{[^{{}}]+\}}){_IDENTIFIER}")
+JSON_IDENTITY: Final = rf"(?:{_IDENTIFIER}:)?{_IDENTIFIER}"
+_QUALIFIED_IDENTITY: Final = rf"(?:{_IDENTIFIER}:|\{{[^{{}}]+\}}){_IDENTIFIER}"
 _HASH_LENGTHS: Final = {SHA_256: 32}
 
 
@@ -66,7 +67,7 @@ def _host_key(address: str, field: str) -> str:
         raise ModelError(field, "empty; an IP address or a DNS name is required")
     if len(address) > 253:
         raise ModelError(field, "longer than 253 characters")
-    if _HOST_FORBIDDEN.search(address):
+    if re.search(_HOST_FORBIDDEN, address):
         raise ModelError(field, "contains whitespace, '/' or a control character")
     if ":" in address:
         try:
@@ -75,13 +76,13 @@ def _host_key(address: str, field: str) -> str:
             raise ModelError(
                 field, f"not an IPv6 address (write IPv6 literals without brackets): {exc}"
             ) from exc
-    if _DOTTED_NUMBERS.fullmatch(address):
+    if re.fullmatch(_DOTTED_NUMBERS, address):
         try:
             return str(ipaddress.IPv4Address(address))
         except ValueError as exc:
             raise ModelError(field, f"not an IPv4 address: {exc}") from exc
     name = address.removesuffix(".")
-    if not all(_DNS_LABEL.fullmatch(label) for label in name.split(".")):
+    if not all(re.fullmatch(_DNS_LABEL, label) for label in name.split(".")):
         raise ModelError(
             field,
             "not a DNS name: labels of 1..63 letters, digits, '-' or '_' separated by '.'",
@@ -90,9 +91,9 @@ def _host_key(address: str, field: str) -> str:
 
 
 def _normalise_identity(value: str, field: str) -> str:
-    if JSON_IDENTITY.fullmatch(value) and ":" not in value:
+    if re.fullmatch(JSON_IDENTITY, value) and ":" not in value:
         return f"{MODULE}:{value}"
-    if _QUALIFIED_IDENTITY.fullmatch(value):
+    if re.fullmatch(_QUALIFIED_IDENTITY, value):
         return str(value)
     raise ModelError(field, "not an identity name")
 
@@ -175,7 +176,7 @@ class BootImage(msgspec.Struct, frozen=True):
         msgspec.structs.force_setattr(self, "download_uris", tuple(self.download_uris))
         msgspec.structs.force_setattr(self, "image_verifications", tuple(self.image_verifications))
         for uri in self.download_uris:
-            if not _URI.fullmatch(uri):
+            if not re.fullmatch(_URI, uri):
                 raise ModelError(
                     f"{NODE_IMAGE}/download-uri",
                     "not a URI (scheme ':' then no whitespace or control characters)",

@@ -3,6 +3,7 @@ turned into the same shape, into the types of :mod:`sztp_client.model.conveyed`.
 
 from __future__ import annotations
 
+import re
 from typing import Final, Literal
 
 from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
@@ -62,7 +63,7 @@ def _redirect_information(value: object, max_servers: int) -> RedirectInformatio
 def _image_verification(value: object) -> ImageVerification:
     entry = YangJSONObject(value, NODE_VERIFICATION, MODULE)
     algorithm = entry.required_string("hash-algorithm")
-    if not isinstance(algorithm, XMLIdentity) and not JSON_IDENTITY.fullmatch(algorithm):
+    if not isinstance(algorithm, XMLIdentity) and not re.fullmatch(JSON_IDENTITY, algorithm):
         raise ModelError(
             entry.path_of("hash-algorithm"), "not an identity name (expected module:name)"
         )

@@ -5,6 +5,7 @@ reads the reply, and loads the XML parser only then (a URI that names the root n
 
 from __future__ import annotations
 
+import re
 from typing import Final
 from urllib.parse import urljoin, urlsplit
 
@@ -61,7 +62,7 @@ def restconf_link(data: bytes, endpoint: ServerEndpoint) -> str:
         if not same_origin:
             raise EncodingError(f"host-meta restconf link {href!r} is on another origin")
         path = target.path.rstrip("/")
-        if target.query or target.fragment or not URI_PATH.fullmatch(path):
+        if target.query or target.fragment or not re.fullmatch(URI_PATH, path):
             raise EncodingError(f"host-meta restconf link {href!r} is not a usable path")
         return path
     raise EncodingError("host-meta has no restconf link")
