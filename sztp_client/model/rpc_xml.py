@@ -53,7 +53,7 @@ def get_bootstrapping_data_input_xml(request: GetBootstrappingDataInput) -> byte
     if request.nonce is not None:
         leaves.append(_xml_leaf("nonce", encode_base64(request.nonce)))
     if request.csr_support or request.p10_csr is not None:
-        from sztp_client.model.csr import CSR_NAMESPACE, csr_support_xml  # noqa: PLC0415 - RFC 9646 only
+        from sztp_client.model.csr import CSR_NAMESPACE, csr_support_xml  # noqa: PLC0415 - RFC 9646
 
         if request.csr_support:
             leaves.append(csr_support_xml())
