@@ -137,7 +137,7 @@ class GetBootstrappingDataInput(msgspec.Struct, frozen=True):
         if self.nonce is not None:
             body["nonce"] = encode_base64(self.nonce)
         if self.csr_support or self.p10_csr is not None:
-            from sztp_client.model.csr import CSR_MODULE, csr_support_json  # noqa: PLC0415 - RFC 9646
+            from sztp_client.model.csr import CSR_MODULE, csr_support_json  # noqa: PLC0415
 
             if self.csr_support:
                 body[f"{CSR_MODULE}:csr-support"] = csr_support_json()
