@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from sztp_client.errors import CSRRequestError, DataError, ServerError
 from sztp_client.progress import ProgressType
@@ -233,16 +235,6 @@ def csr_request_of(error: Exception) -> Mapping[str, object] | None:
     return csr.find_csr_request(error.error_info)
 
 
-def _with_csr(first: GetBootstrappingDataInput, der: bytes) -> GetBootstrappingDataInput:
-    """``first`` with the p10-csr and without csr-support (the choice ``msg-type``)."""
-    record: Any = first  # a msgspec.Struct, or a frozen dataclass: both rebuilt field by field
-    names = getattr(record, "__struct_fields__", None) or tuple(record.__dataclass_fields__)
-    values = {name: getattr(record, name) for name in names}
-    values.update(csr_support=False, p10_csr=der)
-    changed: GetBootstrappingDataInput = type(first)(**values)
-    return changed
-
-
 def answer(
     first: GetBootstrappingDataInput,
     request: Mapping[str, object],
@@ -281,7 +273,7 @@ def answer(
     except CSRRequestError:
         store.delete()
         raise
-    return _with_csr(first, der)
+    return msgspec.structs.replace(first, csr_support=False, p10_csr=der)
 
 
 def script_environment(store: LDevIDKeyStore | None) -> dict[str, str]:

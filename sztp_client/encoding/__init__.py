@@ -8,7 +8,9 @@
   takes the members of one JSON object (RFC 7951) one by one;
 * :mod:`.xml`: XML parsed with a parser that refuses DTDs, entity declarations and external
   references, and :func:`~.xml.xml_to_json_tree`, which turns an XML element (RFC 7950 §9) into
-  the same shape of Python values so that one parser serves both encodings.
+  the same shape of Python values so that one parser serves both encodings; imported only where
+  XML is read;
+* :mod:`.xml_schema`: the schema nodes the parsers declare for it, without an XML parser.
 
 Size bounds are the caller's job (D19).  Deep nesting is refused as an encoding error instead
 of exhausting the stack.  Import the submodules; this package re-exports nothing.

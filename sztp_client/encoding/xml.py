@@ -1,19 +1,19 @@
 """Entity-free XML (D15) and :func:`xml_to_json_tree` (RFC 7950 §9 XML to the JSON shape).
-Pure, no I/O."""
+Pure, no I/O.  Imported where XML is read: the schemas the parsers declare are in the cheap
+:mod:`sztp_client.encoding.xml_schema`."""
 
 from __future__ import annotations
 
-import enum
 import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Final
 
 import defusedxml.ElementTree as DefusedET
 from defusedxml.common import DefusedXmlException
 
+from sztp_client.encoding.xml_schema import XMLIdentity, XMLKind, XMLSchemaNode, split_tag
 from sztp_client.errors import EncodingError, ModelError
 
 # ---------------------------------------------------------------------------------------------
@@ -88,42 +88,6 @@ def load_xml_with_namespaces(
     if root is None:  # pragma: no cover - the parser reports an empty document itself
         raise EncodingError(f"{what} is not acceptable XML: no root element")
     return root, scopes
-
-
-def split_tag(tag: str) -> tuple[str, str]:
-    """``{namespace}local`` → ``(namespace, local)``; no namespace gives ``""``."""
-    if tag.startswith("{"):
-        namespace, _, local = tag[1:].partition("}")
-        return namespace, local
-    return "", tag
-
-
-class XMLKind(enum.Enum):
-    """How a schema node is represented in the tree :func:`xml_to_json_tree` builds."""
-
-    LEAF = "leaf"  # stripped text → str
-    IDENTITYREF = "identityref"  # QName text → XMLIdentity
-    LEAF_LIST = "leaf-list"  # repeated elements → list[str]
-    CONTAINER = "container"  # → dict
-    LIST = "list"  # repeated elements → list[dict]
-
-
-@dataclass(frozen=True, slots=True)
-class XMLSchemaNode:
-    """One node of the schema that :func:`xml_to_json_tree` follows."""
-
-    kind: XMLKind
-    children: Mapping[str, XMLSchemaNode] = field(default_factory=dict)
-
-
-class XMLIdentity(str):
-    """An identityref read from XML and already resolved through the namespace prefixes.
-
-    Its value is ``module:identity`` when the namespace is known or follows the IETF
-    ``urn:ietf:params:xml:ns:yang:<module>`` convention, else ``{namespace}identity``.
-    """
-
-    __slots__ = ()
 
 
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")

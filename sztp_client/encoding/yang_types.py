@@ -16,9 +16,10 @@ from sztp_client.errors import ModelError
 # ---------------------------------------------------------------------------------------------
 # binary (base64)
 
+# patterns are kept as text: re compiles each on first use and caches it, not at import
 _BASE64_WHITESPACE: Final = str.maketrans("", "", " \t\r\n")
-_BASE64_BODY: Final = re.compile(r"[A-Za-z0-9+/]*")
-_BASE64_BAD_CHARACTER: Final = re.compile(r"[^A-Za-z0-9+/]")
+_BASE64_BODY: Final = r"[A-Za-z0-9+/]*"
+_BASE64_BAD_CHARACTER: Final = r"[^A-Za-z0-9+/]"
 
 
 def decode_base64(text: str, field: str) -> bytes:
@@ -31,8 +32,8 @@ def decode_base64(text: str, field: str) -> bytes:
     compact = text.translate(_BASE64_WHITESPACE)
     body = compact.rstrip("=")
     padding = len(compact) - len(body)
-    if not _BASE64_BODY.fullmatch(body):
-        bad = _BASE64_BAD_CHARACTER.search(body)
+    if not re.fullmatch(_BASE64_BODY, body):
+        bad = re.search(_BASE64_BAD_CHARACTER, body)
         offset = bad.start() if bad else 0
         character = body[offset]
         described = repr(character) if character.isprintable() else f"U+{ord(character):04X}"
@@ -60,8 +61,8 @@ def encode_base64(data: bytes) -> str:
 # ---------------------------------------------------------------------------------------------
 # yang:hex-string
 
-_HEX_COLONS: Final = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})*")
-_HEX_PLAIN: Final = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+_HEX_COLONS: Final = r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})*"
+_HEX_PLAIN: Final = r"(?:[0-9A-Fa-f]{2})+"
 
 
 def decode_hex_string(text: str, field: str) -> bytes:
@@ -72,9 +73,9 @@ def decode_hex_string(text: str, field: str) -> bytes:
     """
     if not text:
         raise ModelError(field, "empty; a hex string of at least one octet is required")
-    if _HEX_COLONS.fullmatch(text):
+    if re.fullmatch(_HEX_COLONS, text):
         return bytes.fromhex(text.replace(":", ""))
-    if _HEX_PLAIN.fullmatch(text):
+    if re.fullmatch(_HEX_PLAIN, text):
         return bytes.fromhex(text)
     raise ModelError(
         field,
@@ -85,7 +86,7 @@ def decode_hex_string(text: str, field: str) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # yang:date-and-time
 
-_DATE_AND_TIME: Final = re.compile(
+_DATE_AND_TIME: Final = (
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
     r"T(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
     r"(?:\.(?P<fraction>[0-9]+))?"
@@ -100,7 +101,7 @@ def parse_datetime(text: str, field: str) -> datetime.datetime:
     UTC.  Fractional seconds beyond microseconds are truncated.  A leap second (``:60``) is read
     as the first instant of the next minute.  The result is always in UTC.
     """
-    match = _DATE_AND_TIME.fullmatch(text)
+    match = re.fullmatch(_DATE_AND_TIME, text)
     if match is None:
         raise ModelError(
             field,

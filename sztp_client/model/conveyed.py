@@ -15,8 +15,9 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Final, TypeAlias
+
+import msgspec
 
 from sztp_client.encoding.yang_types import encode_base64
 from sztp_client.errors import ModelError
@@ -49,13 +50,14 @@ NODE_SERVER: Final = f"{NODE_REDIRECT}/bootstrap-server"
 NODE_IMAGE: Final = f"{NODE_ONBOARDING}/boot-image"
 NODE_VERIFICATION: Final = f"{NODE_IMAGE}/image-verification"
 
-_HOST_FORBIDDEN: Final = re.compile(r"[\s/\x00-\x1f\x7f]")
-_DOTTED_NUMBERS: Final = re.compile(r"[0-9.]+")
-_DNS_LABEL: Final = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_\-]{0,61})?[A-Za-z0-9]")
-_URI: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]*")
+# patterns are kept as text: re compiles each on first use and caches it, not at import
+_HOST_FORBIDDEN: Final = r"[\s/\x00-\x1f\x7f]"
+_DOTTED_NUMBERS: Final = r"[0-9.]+"
+_DNS_LABEL: Final = r"(?:[A-Za-z0-9_][A-Za-z0-9_\-]{0,61})?[A-Za-z0-9]"
+_URI: Final = r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]*"
 _IDENTIFIER: Final = r"[A-Za-z_][A-Za-z0-9_.\-]*"
-JSON_IDENTITY: Final = re.compile(rf"(?:{_IDENTIFIER}:)?{_IDENTIFIER}")
-_QUALIFIED_IDENTITY: Final = re.compile(rf"(?:{_IDENTIFIER}:|\{{[^{{}}]+\}}){_IDENTIFIER}")
+JSON_IDENTITY: Final = rf"(?:{_IDENTIFIER}:)?{_IDENTIFIER}"
+_QUALIFIED_IDENTITY: Final = rf"(?:{_IDENTIFIER}:|\{{[^{{}}]+\}}){_IDENTIFIER}"
 _HASH_LENGTHS: Final = {SHA_256: 32}
 
 
@@ -65,7 +67,7 @@ def _host_key(address: str, field: str) -> str:
         raise ModelError(field, "empty; an IP address or a DNS name is required")
     if len(address) > 253:
         raise ModelError(field, "longer than 253 characters")
-    if _HOST_FORBIDDEN.search(address):
+    if re.search(_HOST_FORBIDDEN, address):
         raise ModelError(field, "contains whitespace, '/' or a control character")
     if ":" in address:
         try:
@@ -74,13 +76,13 @@ def _host_key(address: str, field: str) -> str:
             raise ModelError(
                 field, f"not an IPv6 address (write IPv6 literals without brackets): {exc}"
             ) from exc
-    if _DOTTED_NUMBERS.fullmatch(address):
+    if re.fullmatch(_DOTTED_NUMBERS, address):
         try:
             return str(ipaddress.IPv4Address(address))
         except ValueError as exc:
             raise ModelError(field, f"not an IPv4 address: {exc}") from exc
     name = address.removesuffix(".")
-    if not all(_DNS_LABEL.fullmatch(label) for label in name.split(".")):
+    if not all(re.fullmatch(_DNS_LABEL, label) for label in name.split(".")):
         raise ModelError(
             field,
             "not a DNS name: labels of 1..63 letters, digits, '-' or '_' separated by '.'",
@@ -89,15 +91,14 @@ def _host_key(address: str, field: str) -> str:
 
 
 def _normalise_identity(value: str, field: str) -> str:
-    if JSON_IDENTITY.fullmatch(value) and ":" not in value:
+    if re.fullmatch(JSON_IDENTITY, value) and ":" not in value:
         return f"{MODULE}:{value}"
-    if _QUALIFIED_IDENTITY.fullmatch(value):
+    if re.fullmatch(_QUALIFIED_IDENTITY, value):
         return str(value)
     raise ModelError(field, "not an identity name")
 
 
-@dataclass(frozen=True, slots=True)
-class BootstrapServer:
+class BootstrapServer(msgspec.Struct, frozen=True):
     """One ``bootstrap-server`` list entry (R-052).
 
     ``address`` is an ``inet:host``: an IPv4 address, an IPv6 address without brackets, or a
@@ -121,14 +122,13 @@ class BootstrapServer:
         return _host_key(self.address, f"{NODE_SERVER}/address")
 
 
-@dataclass(frozen=True, slots=True)
-class RedirectInformation:
+class RedirectInformation(msgspec.Struct, frozen=True):
     """``redirect-information``: at least one bootstrap server, addresses unique (R-052)."""
 
     bootstrap_servers: tuple[BootstrapServer, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "bootstrap_servers", tuple(self.bootstrap_servers))
+        msgspec.structs.force_setattr(self, "bootstrap_servers", tuple(self.bootstrap_servers))
         if not self.bootstrap_servers:
             raise ModelError(NODE_SERVER, "at least one bootstrap server is required")
         seen: set[str] = set()
@@ -139,8 +139,7 @@ class RedirectInformation:
             seen.add(key)
 
 
-@dataclass(frozen=True, slots=True)
-class ImageVerification:
+class ImageVerification(msgspec.Struct, frozen=True):
     """One ``image-verification`` entry.
 
     ``hash_algorithm`` is normalised to a module-qualified identity (``"sha-256"`` becomes
@@ -154,7 +153,7 @@ class ImageVerification:
 
     def __post_init__(self) -> None:
         algorithm = _normalise_identity(self.hash_algorithm, f"{NODE_VERIFICATION}/hash-algorithm")
-        object.__setattr__(self, "hash_algorithm", algorithm)
+        msgspec.structs.force_setattr(self, "hash_algorithm", algorithm)
         if not self.hash_value:
             raise ModelError(f"{NODE_VERIFICATION}/hash-value", "empty")
         expected = _HASH_LENGTHS.get(algorithm)
@@ -165,8 +164,7 @@ class ImageVerification:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class BootImage:
+class BootImage(msgspec.Struct, frozen=True):
     """``boot-image``: which image the device should run and where to get it (R-053)."""
 
     os_name: str | None = None
@@ -175,10 +173,10 @@ class BootImage:
     image_verifications: tuple[ImageVerification, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "download_uris", tuple(self.download_uris))
-        object.__setattr__(self, "image_verifications", tuple(self.image_verifications))
+        msgspec.structs.force_setattr(self, "download_uris", tuple(self.download_uris))
+        msgspec.structs.force_setattr(self, "image_verifications", tuple(self.image_verifications))
         for uri in self.download_uris:
-            if not _URI.fullmatch(uri):
+            if not re.fullmatch(_URI, uri):
                 raise ModelError(
                     f"{NODE_IMAGE}/download-uri",
                     "not a URI (scheme ':' then no whitespace or control characters)",
@@ -205,8 +203,7 @@ class ConfigurationHandling(enum.StrEnum):
     REPLACE = "replace"
 
 
-@dataclass(frozen=True, slots=True)
-class OnboardingInformation:
+class OnboardingInformation(msgspec.Struct, frozen=True):
     """``onboarding-information`` (R-053).
 
     ``configuration`` and ``configuration_handling`` are given together or not at all.  Scripts
@@ -228,7 +225,7 @@ class OnboardingInformation:
                     f"{NODE_ONBOARDING}/configuration-handling",
                     f"{self.configuration_handling!r} is neither 'merge' nor 'replace'",
                 ) from None
-            object.__setattr__(self, "configuration_handling", handling)
+            msgspec.structs.force_setattr(self, "configuration_handling", handling)
         if self.configuration is not None and self.configuration_handling is None:
             raise ModelError(
                 f"{NODE_ONBOARDING}/configuration",

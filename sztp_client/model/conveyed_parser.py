@@ -3,17 +3,11 @@ turned into the same shape, into the types of :mod:`sztp_client.model.conveyed`.
 
 from __future__ import annotations
 
+import re
 from typing import Final, Literal
 
 from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
-from sztp_client.encoding.xml import (
-    XMLIdentity,
-    XMLKind,
-    XMLSchemaNode,
-    load_xml_with_namespaces,
-    split_tag,
-    xml_to_json_tree,
-)
+from sztp_client.encoding.xml_schema import XMLIdentity, XMLKind, XMLSchemaNode, split_tag
 from sztp_client.encoding.yang_types import decode_hex_string
 from sztp_client.errors import EncodingError, ModelError
 from sztp_client.limits import Limits
@@ -69,7 +63,7 @@ def _redirect_information(value: object, max_servers: int) -> RedirectInformatio
 def _image_verification(value: object) -> ImageVerification:
     entry = YangJSONObject(value, NODE_VERIFICATION, MODULE)
     algorithm = entry.required_string("hash-algorithm")
-    if not isinstance(algorithm, XMLIdentity) and not JSON_IDENTITY.fullmatch(algorithm):
+    if not isinstance(algorithm, XMLIdentity) and not re.fullmatch(JSON_IDENTITY, algorithm):
         raise ModelError(
             entry.path_of("hash-algorithm"), "not an identity name (expected module:name)"
         )
@@ -167,6 +161,9 @@ _ONBOARDING_SCHEMA: Final = {
 
 
 def _from_xml(data: bytes, max_servers: int) -> ConveyedInformation:
+    # the XML parser is loaded when XML arrives: JSON conveyed information never needs it
+    from sztp_client.encoding.xml import load_xml_with_namespaces, xml_to_json_tree  # noqa: PLC0415
+
     root, scopes = load_xml_with_namespaces(data, "conveyed information")
     namespace, local = split_tag(root.tag)
     if namespace != NAMESPACE or local not in (NODE_REDIRECT, NODE_ONBOARDING):

@@ -1,17 +1,21 @@
 """RESTCONF error documents (RFC 8040 §7.1) in JSON or XML: :func:`parse_error_document` takes
 the first error's error-tag, error-message and error-info (anydata as JSON-like values, members
-named as in RFC 7951) for :class:`~sztp_client.errors.ServerError` (D8).  Pure, no I/O.
+named as in RFC 7951) for :class:`~sztp_client.errors.ServerError` (D8).  Pure, no I/O; the
+XML parser is loaded only for an XML error document.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+import msgspec
 
 from sztp_client.encoding.json import load_json
-from sztp_client.encoding.xml import load_xml, split_tag
+from sztp_client.encoding.xml_schema import split_tag
 from sztp_client.errors import DataError, EncodingError
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 __all__ = ["RESTCONF_NAMESPACE", "ErrorDocument", "parse_error_document"]
 
@@ -20,8 +24,7 @@ _IETF_YANG_NAMESPACE: Final = "urn:ietf:params:xml:ns:yang:"
 _ERROR_INFO_DEPTH: Final = 32
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorDocument:
+class ErrorDocument(msgspec.Struct, frozen=True):
     tag: str | None = None
     message: str | None = None
     info: object = None
@@ -75,6 +78,8 @@ def _xml_value(element: ET.Element, depth: int) -> object:
 
 
 def _error_from_xml(data: bytes) -> ErrorDocument:
+    from sztp_client.encoding.xml import load_xml  # noqa: PLC0415 - XML error documents only
+
     root = load_xml(data, "RESTCONF error document")
     if root.tag != f"{{{RESTCONF_NAMESPACE}}}errors":
         raise EncodingError("not a RESTCONF error document")

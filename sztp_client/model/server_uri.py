@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from sztp_client.errors import ModelError
 from sztp_client.model.rpc import MODULE
@@ -30,15 +31,15 @@ REPORT_PROGRESS: Final = f"{MODULE}:report-progress"
 _OPERATIONS: Final = "/operations/"
 _GBD_SUFFIX: Final = f"{_OPERATIONS}{GET_BOOTSTRAPPING_DATA}"
 
+# patterns are kept as text: re compiles each on first use and caches it, not at import
 _LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST_NAME: Final = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
-_DIGITS: Final = re.compile(r"[0-9]+")
+_HOST_NAME: Final = rf"{_LABEL}(?:\.{_LABEL})*\.?"
+_DIGITS: Final = r"[0-9]+"
 #: a URI path: RFC 3986 pchar plus "/": unreserved, percent-encoded octets, sub-delims, ":" and "@"
-URI_PATH: Final = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*")
+URI_PATH: Final = r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*"
 
 
-@dataclass(frozen=True, slots=True)
-class ServerEndpoint:
+class ServerEndpoint(msgspec.Struct, frozen=True):
     """A bootstrap server: host name or IP literal (IPv6 without brackets), port and, when the
     URI gave one, the RESTCONF root path (``None``: discover it through host-meta)."""
 
@@ -95,18 +96,18 @@ def _parse_authority(uri: str, authority: str) -> tuple[str, int]:
             raise _bad_uri(uri, "an IPv6 address must be written in brackets")
         if not host_text:
             raise _bad_uri(uri, "the host is empty")
-        if all(_DIGITS.fullmatch(part) for part in host_text.rstrip(".").split(".")):
+        if all(re.fullmatch(_DIGITS, part) for part in host_text.rstrip(".").split(".")):
             try:
                 host = str(ipaddress.IPv4Address(host_text))
             except ValueError:
                 raise _bad_uri(uri, "not a valid IPv4 address") from None
-        elif len(host_text) <= 254 and _HOST_NAME.fullmatch(host_text):
+        elif len(host_text) <= 254 and re.fullmatch(_HOST_NAME, host_text):
             host = host_text.rstrip(".").lower()
         else:
             raise _bad_uri(uri, "the host is not a valid host name or IP address")
     port = DEFAULT_PORT
     if port_text is not None:
-        if not _DIGITS.fullmatch(port_text) or not 0 < int(port_text) < 65536:
+        if not re.fullmatch(_DIGITS, port_text) or not 0 < int(port_text) < 65536:
             raise _bad_uri(uri, "the port must be a number from 1 to 65535")
         port = int(port_text)
     return host, port
@@ -115,7 +116,7 @@ def _parse_authority(uri: str, authority: str) -> tuple[str, int]:
 def _root_of_path(uri: str, path: str) -> str | None:
     if path in ("", "/"):
         return None
-    if not URI_PATH.fullmatch(path):
+    if not re.fullmatch(URI_PATH, path):
         raise _bad_uri(uri, "the path has characters that must be percent-encoded")
     segments = path.split("/")[1:]
     if any(segment in ("", ".", "..") for segment in segments[:-1]) or segments[-1] in (".", ".."):

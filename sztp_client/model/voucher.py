@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime
 import enum
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from sztp_client.encoding.json import YangJSONObject, json_type_name, load_json
 from sztp_client.encoding.yang_types import encode_base64, format_datetime, parse_datetime
@@ -44,8 +45,7 @@ def _check_aware(value: datetime.datetime | None, field: str) -> None:
         raise ModelError(field, "a date-and-time needs a time zone")
 
 
-@dataclass(frozen=True, slots=True)
-class Voucher:
+class Voucher(msgspec.Struct, frozen=True):
     """The leaves of one voucher; binary leaves decoded, dates timezone-aware."""
 
     created_on: datetime.datetime
@@ -60,7 +60,7 @@ class Voucher:
 
     def __post_init__(self) -> None:
         try:
-            object.__setattr__(self, "assertion", Assertion(self.assertion))
+            msgspec.structs.force_setattr(self, "assertion", Assertion(self.assertion))
         except ValueError:
             raise ModelError(
                 "assertion", f"{self.assertion!r:.80} is not a known assertion"

@@ -25,10 +25,10 @@ import ssl
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import BinaryIO, Final
 from urllib.parse import SplitResult, unquote, urlsplit
 
+import msgspec
 import urllib3
 from cryptography import x509
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
@@ -62,8 +62,7 @@ _USER_AGENT: Final = "sztp-client"
 _QUEUE_CHUNKS: Final = 4
 
 
-@dataclass(frozen=True, slots=True)
-class DownloadResult:
+class DownloadResult(msgspec.Struct, frozen=True):
     """What was written: the number of bytes and their SHA-256 digest."""
 
     size: int

@@ -13,9 +13,9 @@ import socket
 import ssl
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Final
 
+import msgspec
 import urllib3
 from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
@@ -48,7 +48,8 @@ __all__ = [
 _READ_CHUNK: Final = 64 * KIB
 _NETWORK_DEFAULTS: Final = NetworkConfig()
 _SHOWN: Final = 300  # characters of server-provided text kept in messages
-_DIGITS: Final = re.compile(r"[0-9]+")
+# patterns are kept as text: re compiles each on first use and caches it, not at import
+_DIGITS: Final = r"[0-9]+"
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -74,8 +75,7 @@ def resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(msgspec.Struct, frozen=True):
     """Seconds to wait for a TCP connection (and TLS handshake) and for each read."""
 
     connect: float = _NETWORK_DEFAULTS.connect_timeout
@@ -96,12 +96,12 @@ def shown(text: str) -> str:
     return cleaned if len(cleaned) <= _SHOWN else cleaned[: _SHOWN - 3] + "..."
 
 
-_URLLIB3_PREFIX: Final = re.compile(r"^\w*Connection(?:Pool)?\(host=.*?, port=\d+\): ")
+_URLLIB3_PREFIX: Final = r"^\w*Connection(?:Pool)?\(host=.*?, port=\d+\): "
 
 
 def _reason(exc: BaseException) -> str:
     """The failure in words, without urllib3's ``HTTPSConnectionPool(host=..)`` prefix."""
-    return shown(_URLLIB3_PREFIX.sub("", str(exc)) or type(exc).__name__)
+    return shown(re.sub(_URLLIB3_PREFIX, "", str(exc)) or type(exc).__name__)
 
 
 def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
@@ -217,7 +217,7 @@ def refuse_content_encoding(response: urllib3.BaseHTTPResponse, what: str) -> No
 def content_length(response: urllib3.BaseHTTPResponse) -> int | None:
     """The Content-Length header as a number, ``None`` when absent or malformed."""
     value = response.headers.get("Content-Length")
-    if value is None or not _DIGITS.fullmatch(value.strip()):
+    if value is None or not re.fullmatch(_DIGITS, value.strip()):
         return None
     return int(value.strip())
 

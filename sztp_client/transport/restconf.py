@@ -4,7 +4,8 @@
   :class:`ServerEndpoint`; :func:`resolve` turns its host into addresses, so that the caller can
   try them one by one.
 * :class:`RestconfClient` talks to one server at one address: RESTCONF root discovery through
-  ``/.well-known/host-meta`` with the ``/restconf`` fallback (R-083, D9), get-bootstrapping-data
+  ``/.well-known/host-meta`` (:mod:`sztp_client.transport.host_meta` reads the XRD) with the
+  ``/restconf`` fallback (R-083, D9), get-bootstrapping-data
   (R-084..R-089) and report-progress (R-090).  A trusted client authenticates the server
   (:func:`~sztp_client.transport.tls.trusted_context`) and may send HTTP Basic credentials; a
   provisional one accepts any server certificate and never sends credentials, progress reports
@@ -26,19 +27,16 @@ from __future__ import annotations
 import base64
 import logging
 import ssl
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Self
-from urllib.parse import urljoin, urlsplit
 
+import msgspec
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from sztp_client import __version__
-from sztp_client.encoding.xml import load_xml, split_tag
 from sztp_client.errors import (
     DataError,
-    EncodingError,
     MediaTypeError,
     ReportRejectedError,
     ServerError,
@@ -54,12 +52,12 @@ from sztp_client.model.rpc import (
     ReportProgressInput,
     parse_get_bootstrapping_data_output,
 )
-from sztp_client.model.server_uri import (
-    DEFAULT_PORT,
-    GET_BOOTSTRAPPING_DATA,
-    REPORT_PROGRESS,
-    URI_PATH,
-    ServerEndpoint,
+from sztp_client.model.server_uri import GET_BOOTSTRAPPING_DATA, REPORT_PROGRESS, ServerEndpoint
+from sztp_client.transport.host_meta import (
+    DEFAULT_RESTCONF_ROOT,
+    HOST_META_PATH,
+    XRD_MEDIA_TYPE,
+    restconf_link,
 )
 from sztp_client.transport.http import (
     Timeouts,
@@ -72,20 +70,10 @@ from sztp_client.transport.tls import provisional_context, trusted_context
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust
 
-__all__ = [
-    "DEFAULT_RESTCONF_ROOT",
-    "HOST_META_PATH",
-    "MEDIA_TYPES",
-    "RestconfClient",
-]
+__all__ = ["MEDIA_TYPES", "RestconfClient"]
 
 _log = logging.getLogger(__name__)
 
-DEFAULT_RESTCONF_ROOT: Final = "/restconf"
-HOST_META_PATH: Final = "/.well-known/host-meta"
-
-XRD_MEDIA_TYPE: Final = "application/xrd+xml"
-XRD_NAMESPACE: Final = "http://docs.oasis-open.org/ns/xri/xrd-1.0"
 # D29: one media type in Accept, and the same as Content-Type; deployed servers compare these
 # headers whole (406, 415 otherwise).
 MEDIA_TYPES: Final = {"json": JSON_MEDIA_TYPE, "xml": XML_MEDIA_TYPE}
@@ -98,8 +86,7 @@ _DEFAULT_TIMEOUTS: Final = Timeouts()
 # the client
 
 
-@dataclass(frozen=True, slots=True)
-class _Reply:
+class _Reply(msgspec.Struct, frozen=True):
     status: int
     reason: str
     media_type: str
@@ -299,43 +286,12 @@ class RestconfClient:
                     DEFAULT_RESTCONF_ROOT,
                 )
                 return DEFAULT_RESTCONF_ROOT
-            root = self._restconf_link(reply.body)
+            root = restconf_link(reply.body, self.endpoint)
         except DataError as exc:
             _log.info("host-meta at %s: %s; using %s", self.target, exc, DEFAULT_RESTCONF_ROOT)
             return DEFAULT_RESTCONF_ROOT
         _log.debug("host-meta at %s: RESTCONF root %r", self.target, root)
         return root
-
-    def _restconf_link(self, data: bytes) -> str:
-        document = load_xml(data, "host-meta")
-        if split_tag(document.tag)[1] != "XRD":
-            raise EncodingError("host-meta is not an XRD document")
-        for link in document:
-            if not isinstance(link.tag, str) or split_tag(link.tag) not in (
-                (XRD_NAMESPACE, "Link"),
-                ("", "Link"),
-            ):
-                continue
-            if link.get("rel") != "restconf" or link.get("href") is None:
-                continue
-            base = f"https://{self.endpoint.authority}{HOST_META_PATH}"
-            href = shown(link.get("href", "").strip())
-            try:
-                target = urlsplit(urljoin(base, href))
-                same_origin = (
-                    target.scheme.lower() == "https"
-                    and (target.hostname or "").lower() == self.endpoint.host.lower()
-                    and (target.port or DEFAULT_PORT) == self.endpoint.port
-                )
-            except ValueError:
-                raise EncodingError(f"host-meta restconf link {href!r} is not a URI") from None
-            if not same_origin:
-                raise EncodingError(f"host-meta restconf link {href!r} is on another origin")
-            path = target.path.rstrip("/")
-            if target.query or target.fragment or not URI_PATH.fullmatch(path):
-                raise EncodingError(f"host-meta restconf link {href!r} is not a usable path")
-            return path
-        raise EncodingError("host-meta has no restconf link")
 
     def get_bootstrapping_data(
         self, request: GetBootstrappingDataInput

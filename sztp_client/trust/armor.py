@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 import warnings
+from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -18,8 +19,9 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from sztp_client.errors import EncodingError
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL)
-_B64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
+# patterns are kept as text: re compiles each on first use and caches it, not at import
+_PEM_BLOCK: Final = rb"(?s)-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----"
+_B64_TEXT: Final = rb"^[A-Za-z0-9+/=\s]+$"
 
 
 def checked_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
@@ -102,9 +104,9 @@ def decode_cms_input(data: bytes, what: str) -> bytes:
         raise EncodingError(f"{what}: the file is empty")
     if stripped[:1] == b"\x30":
         return data
-    match = _PEM_BLOCK.search(stripped)
+    match = re.search(_PEM_BLOCK, stripped)
     body = match.group(2) if match else stripped
-    if not _B64_TEXT.match(body):
+    if not re.match(_B64_TEXT, body):
         raise EncodingError(f"{what}: neither DER, base64 of DER nor PEM armour")
     compact = b"".join(body.split())
     compact += b"=" * (-len(compact) % 4)

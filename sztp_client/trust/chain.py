@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import verification as xv
@@ -114,8 +114,7 @@ _CA_POLICY = (
 _EE_POLICY = xv.ExtensionPolicy.permit_all()
 
 
-@dataclass(frozen=True, slots=True)
-class ValidatedPath:
+class ValidatedPath(msgspec.Struct, frozen=True):
     """A validated path, leaf first, trust anchor last; ``at`` is the instant it was checked at."""
 
     certificates: tuple[x509.Certificate, ...]

@@ -9,11 +9,11 @@ The clock is always passed in; nothing here reads the system time.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Clock:
+class Clock(msgspec.Struct, frozen=True):
     trusted: bool
     now: dt.datetime | None = None
 

@@ -1,5 +1,6 @@
-"""CMS (RFC 5652) as SZTP artifacts use it: parse and unwrap; the signature checks of one
-signer are in :mod:`sztp_client.trust.cms_verify`.
+"""CMS (RFC 5652) as SZTP artifacts use it: parse and unwrap.  Each SignerInfo is decoded by
+:mod:`sztp_client.trust.cms_signer`; the signature checks of one signer are in
+:mod:`sztp_client.trust.cms_verify`.
 
 pyca/cryptography can build PKCS#7 but has no public API to *verify* a CMS SignedData, and no
 maintained library does it with the control needed here (the signer chosen by the caller, the
@@ -30,10 +31,9 @@ needs the device identity, which a :class:`Decryptor` supplies (D14: sign-then-e
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+import msgspec
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from asn1crypto import parser as asn1_parser
@@ -42,15 +42,7 @@ from cryptography import x509
 from sztp_client.errors import CMSError, DataError, EncryptedContentError, SizeLimitError
 from sztp_client.limits import Limits
 from sztp_client.trust import armor, oids
-from sztp_client.trust.cms_algorithms import (
-    ECDSA_OIDS,
-    RSA_PKCS1_OIDS,
-    AlgorithmParameterError,
-    absent_or_null,
-    known_hash,
-    pss_parameters,
-    signature_family,
-)
+from sztp_client.trust.cms_signer import Signer, signer_from_asn1, version_number
 
 #: the largest CMS artifact accepted by default (D19); callers pass their configured bound
 DEFAULT_MAX_SIZE: Final = Limits().conveyed_information
@@ -68,46 +60,7 @@ class CMSBagLimitError(CMSError):
         self.limit = limit
 
 
-@dataclass(frozen=True, slots=True)
-class Signer:
-    """One SignerInfo, reduced to what verification needs."""
-
-    version: int
-    issuer_der: bytes | None
-    serial_number: int | None
-    subject_key_identifier: bytes | None
-    digest_algorithm: str
-    signature_algorithm: str
-    signature_hash: str | None
-    pss_hash: str | None
-    pss_mgf_hash: str | None
-    pss_salt_length: int | None
-    signed_attributes_der: bytes | None
-    content_type_attribute: str | None
-    message_digest_attribute: bytes | None
-    signature: bytes
-
-    def identifies(self, cert: x509.Certificate) -> bool:
-        """Whether this SignerInfo's ``sid`` names ``cert``."""
-        if self.subject_key_identifier is not None:
-            try:
-                ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-            except Exception:  # absent or malformed extensions name nothing
-                return False
-            return hmac.compare_digest(ski.value.digest, self.subject_key_identifier)
-        return (
-            self.issuer_der == cert.issuer.public_bytes()
-            and self.serial_number == cert.serial_number
-        )
-
-    def describe(self) -> str:
-        if self.subject_key_identifier is not None:
-            return f"subject key identifier {self.subject_key_identifier.hex(':')}"
-        return f"serial number {self.serial_number:x}" if self.serial_number is not None else "?"
-
-
-@dataclass(frozen=True, slots=True)
-class SignedData:
+class SignedData(msgspec.Struct, frozen=True):
     """A parsed SignedData.  ``econtent`` is ``None`` when detached or degenerate."""
 
     version: int
@@ -122,8 +75,7 @@ class SignedData:
         return not self.signers
 
 
-@dataclass(frozen=True, slots=True)
-class Plain:
+class Plain(msgspec.Struct, frozen=True):
     """Unsigned content: ``content`` holds the data itself, typed ``content_type``."""
 
     content_type: str
@@ -131,8 +83,7 @@ class Plain:
     encrypted: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Signed:
+class Signed(msgspec.Struct, frozen=True):
     """A SignedData, with ``encrypted`` telling whether an encryption layer was removed."""
 
     signed: SignedData
@@ -224,7 +175,7 @@ def parse_signed_data_der(der: bytes, what: str, bag: Limits | None = None) -> S
 
 
 def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: Limits) -> SignedData:
-    version = _version(sd["version"])
+    version = version_number(sd["version"])
     encap = sd["encap_content_info"]
     econtent_type = str(encap["content_type"].dotted)
     content = encap["content"]
@@ -262,7 +213,7 @@ def _signed_data_from_asn1(sd: asn1_cms.SignedData, what: str, bag: Limits) -> S
                 crls.append(armor.load_der_crl(choice.chosen.dump(), f"{what}: CRL"))
             except DataError as exc:
                 raise CMSError(exc.message) from exc
-    signers = tuple(_signer_from_asn1(si, what) for si in sd["signer_infos"])
+    signers = tuple(signer_from_asn1(si, what) for si in sd["signer_infos"])
     return SignedData(
         version=version,
         econtent_type=econtent_type,
@@ -291,82 +242,6 @@ def _octets_of(value: Any) -> bytes:
     if not isinstance(native, bytes):
         raise CMSError("eContent is not an OCTET STRING")
     return native
-
-
-def _version(field: Any) -> int:
-    native = field.native
-    if isinstance(native, str) and native.startswith("v"):
-        return int(native[1:])
-    return int(native)
-
-
-def _signer_from_asn1(si: asn1_cms.SignerInfo, what: str) -> Signer:
-    sid = si["sid"]
-    issuer_der: bytes | None = None
-    serial: int | None = None
-    ski: bytes | None = None
-    if sid.name == "issuer_and_serial_number":
-        issuer_der = sid.chosen["issuer"].dump()
-        serial = int(sid.chosen["serial_number"].native)
-    else:
-        ski = bytes(sid.chosen.native)
-    digest_algorithm = known_hash(si["digest_algorithm"], "digest algorithm", what)
-    sig_alg = si["signature_algorithm"]
-    sig_oid = str(sig_alg["algorithm"].dotted)
-    signature_algorithm = signature_family(sig_oid, what)
-    pss_hash = pss_mgf = None
-    pss_salt: int | None = None
-    if signature_algorithm == "rsassa_pss":
-        pss_hash, pss_mgf, pss_salt = pss_parameters(sig_alg["parameters"], what)
-    elif not absent_or_null(sig_alg["parameters"]):
-        raise AlgorithmParameterError(
-            f"{what}: the signature algorithm {sig_oid} carries parameters; it takes none"
-        )
-    attrs = si["signed_attrs"]
-    attrs_der: bytes | None = None
-    content_type_attr: str | None = None
-    digest_attr: bytes | None = None
-    if not isinstance(attrs, asn1_core.Void):
-        raw = attrs.dump()
-        # The signature covers the attributes with an explicit SET OF tag (RFC 5652 §5.4);
-        # on the wire they carry the [0] IMPLICIT tag.  Swap the one tag octet, keep the rest
-        # exactly as received.
-        attrs_der = b"\x31" + raw[1:]
-        seen_ct = seen_md = 0
-        for attr in attrs:
-            attr_type = str(attr["type"].dotted)
-            values = attr["values"]
-            if attr_type == "1.2.840.113549.1.9.3":  # content-type
-                seen_ct += 1
-                if len(values) != 1:
-                    raise CMSError(f"{what}: content-type attribute must have one value")
-                content_type_attr = str(values[0].dotted)
-            elif attr_type == "1.2.840.113549.1.9.4":  # message-digest
-                seen_md += 1
-                if len(values) != 1:
-                    raise CMSError(f"{what}: message-digest attribute must have one value")
-                digest_attr = bytes(values[0].native)
-        if seen_ct != 1 or seen_md != 1:
-            raise CMSError(
-                f"{what}: signed attributes must hold exactly one content-type and one "
-                "message-digest attribute (RFC 5652 §11)"
-            )
-    return Signer(
-        version=_version(si["version"]),
-        issuer_der=issuer_der,
-        serial_number=serial,
-        subject_key_identifier=ski,
-        digest_algorithm=digest_algorithm,
-        signature_algorithm=signature_algorithm,
-        signature_hash=RSA_PKCS1_OIDS.get(sig_oid) or ECDSA_OIDS.get(sig_oid),
-        pss_hash=pss_hash,
-        pss_mgf_hash=pss_mgf,
-        pss_salt_length=pss_salt,
-        signed_attributes_der=attrs_der,
-        content_type_attribute=content_type_attr,
-        message_digest_attribute=digest_attr,
-        signature=bytes(si["signature"].native),
-    )
 
 
 def unwrap(

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from sztp_client.trust.cms import SignedData, Signer, short_reason, subject_text
+from sztp_client.trust.cms import SignedData, short_reason, subject_text
 from sztp_client.trust.cms_algorithms import (
     ALLOWED_CURVES,
     HASHES,
@@ -25,6 +25,7 @@ from sztp_client.trust.cms_algorithms import (
     AlgorithmParameterError,
     SignatureFailure,
 )
+from sztp_client.trust.cms_signer import Signer
 
 __all__ = ["verify_signature"]
 

@@ -15,15 +15,14 @@ No I/O: nonces come from the caller.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+import msgspec
 from cryptography import x509
 
 from sztp_client.errors import EncodingError, InternalError
 from sztp_client.limits import MIB
 from sztp_client.model.conveyed import BootstrapServer, RedirectInformation
 from sztp_client.model.rpc import GetBootstrappingDataInput
-from sztp_client.trust import cms
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import VerifiedData
 
@@ -35,8 +34,7 @@ class HopTrustError(InternalError):
     """The trust owner was used out of order (a bug in the caller, never the server's)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceDetails:
+class DeviceDetails(msgspec.Struct, frozen=True):
     """What a trusted server may learn about the device in get-bootstrapping-data."""
 
     hw_model: str | None = None
@@ -46,8 +44,7 @@ class DeviceDetails:
     csr_support: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ServerTrust:
+class ServerTrust(msgspec.Struct, frozen=True):
     """The decision for one connection, given to the transport factory: authenticate the server
     to ``anchors`` when ``trusted``; ``may_report`` and ``may_send_credentials`` follow it."""
 
@@ -65,8 +62,7 @@ class ServerTrust:
         return self.trusted
 
 
-@dataclass(slots=True)
-class HopTrust:
+class HopTrust(msgspec.Struct):
     """One hop of a pass.  ``anchors`` None: no anchor for this server, a provisional hop."""
 
     anchors: tuple[x509.Certificate, ...] | None
@@ -153,6 +149,8 @@ class HopTrust:
 
 def anchors_from_bag(data: bytes) -> tuple[x509.Certificate, ...]:
     """The certificates of a redirect's trust-anchor CMS (degenerate SignedData)."""
+    from sztp_client.trust import cms  # noqa: PLC0415 - loaded with the verification pipeline
+
     unwrapped = cms.unwrap(data, "trust-anchor", max_size=MAX_TRUST_ANCHOR)
     if not isinstance(unwrapped, cms.Signed) or not unwrapped.signed.certificates:
         raise EncodingError("trust-anchor: not a SignedData holding certificates")

@@ -18,8 +18,8 @@ Pure functions over certificates passed in; no I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -40,8 +40,7 @@ class SignerPolicyError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class VoucherSignerPolicy:
+class VoucherSignerPolicy(msgspec.Struct, frozen=True):
     """The anchors a voucher signer validates to, and what else it must satisfy.
 
     ``extended_key_usage`` and ``certificate_policy`` are dotted OIDs the signer certificate

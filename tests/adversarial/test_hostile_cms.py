@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sztp_client.errors import CMSError, DataError, ModelError, TrustError, VerificationFailure
 from sztp_client.limits import Limits
-from sztp_client.trust import cms, cms_algorithms, cms_verify, oids, verifier, voucher_steps
+from sztp_client.trust import cms, cms_algorithms, cms_verify, oids, pipeline, voucher_steps
 from sztp_client.trust.verifier import Artifacts
 from sztp_lab import cms as lab_cms
 from sztp_lab.artifacts import SignedSet, make_signed_set, redirect_json, voucher_json
@@ -48,7 +48,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
     """Count the signature checks and path validations the verifier makes."""
     seen = Counts()
     real_verify = cms_verify.verify_signature
-    real_path = verifier.validate_path
+    real_path = pipeline.validate_path
 
     def counting_verify(*args: Any, **kwargs: Any) -> bytes:
         seen.signatures += 1
@@ -59,7 +59,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
         return real_path(*args, **kwargs)
 
     monkeypatch.setattr(cms_verify, "verify_signature", counting_verify)
-    monkeypatch.setattr(verifier, "validate_path", counting_path)
+    monkeypatch.setattr(pipeline, "validate_path", counting_path)
     monkeypatch.setattr(voucher_steps, "validate_path", counting_path)
     yield seen
 
@@ -236,8 +236,8 @@ def test_any_unexpected_failure_is_a_typed_refusal(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(verifier, "check_revocation", broken)
-    monkeypatch.setattr(verifier, "_check_owner_key_usage", broken)
+    monkeypatch.setattr(pipeline, "check_revocation", broken)
+    monkeypatch.setattr(pipeline, "_check_owner_key_usage", broken)
     err = refused(pki, signed, "owner-key-usage")
     assert isinstance(err, VerificationFailure)
     assert "internal failure while verifying" in err.message

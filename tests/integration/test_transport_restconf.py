@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import msgspec
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -584,7 +585,7 @@ def test_oversize_reply_is_refused(
         return gbd_json()[:-2] + b" " * spaces + b"}}"
 
     limit = len(padded(4096)) - 1
-    narrow = replace(TransportLimits.of(Limits()), response=limit)
+    narrow = msgspec.structs.replace(TransportLimits.of(Limits()), response=limit)
     server.routes[GBD_PATH] = Reply(
         200, {"Content-Type": JSON_TYPE}, padded(4096), no_length=no_length
     )

@@ -7,14 +7,8 @@ import datetime as dt
 import pytest
 
 from sztp_client.encoding.json import YangJSONObject, load_json
-from sztp_client.encoding.xml import (
-    XMLIdentity,
-    XMLKind,
-    XMLSchemaNode,
-    load_xml,
-    load_xml_with_namespaces,
-    xml_to_json_tree,
-)
+from sztp_client.encoding.xml import load_xml, load_xml_with_namespaces, xml_to_json_tree
+from sztp_client.encoding.xml_schema import XMLIdentity, XMLKind, XMLSchemaNode
 from sztp_client.encoding.yang_types import (
     decode_base64,
     decode_hex_string,

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Any, Literal
 
+import msgspec
 from asn1crypto import core as asn1_core
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -99,8 +99,7 @@ def _oid(algorithm: Any) -> str:
     return str(algorithm["algorithm"].dotted)
 
 
-@dataclass(frozen=True, slots=True)
-class ContentCipher:
+class ContentCipher(msgspec.Struct, frozen=True):
     """A content-encryption algorithm with its checked parameters."""
 
     name: str
@@ -269,8 +268,7 @@ def key_transport(algorithm: Any) -> RsaPadding:
     return RsaPadding("oaep", hash_name, mgf_hash, label)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyAgreement:
+class KeyAgreement(msgspec.Struct, frozen=True):
     """ECDH key agreement with its KDF hash and key wrap, as RFC 5753 names them."""
 
     kdf_hash: str

@@ -9,9 +9,9 @@ TPM2_ECDH_ZGen); :class:`FileRecipientKey` implements them over a private key he
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
+import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -27,8 +27,7 @@ HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RsaPadding:
+class RsaPadding(msgspec.Struct, frozen=True):
     """How an RSA key-transport ciphertext is padded (RFC 8017).
 
     ``scheme`` "pkcs1v15" (RSAES-PKCS1-v1_5) takes no other field; "oaep" (RSAES-OAEP) names
