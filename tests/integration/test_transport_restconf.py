@@ -22,7 +22,6 @@ import msgspec
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from msgspec.structs import replace
 
 from sztp_client.errors import (
     ConfigurationError,
