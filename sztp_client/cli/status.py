@@ -20,7 +20,6 @@ from sztp_client.config import DEFAULT_CONFIG, load_config
 from sztp_client.errors import SZTPError
 from sztp_client.protocol.outcome import StatusState
 from sztp_client.state import state_file
-from sztp_client.state.lock import holder
 from sztp_client.state.status_file import STATUS_VERSION, read_status, status_path
 
 
@@ -74,6 +73,8 @@ def status(args: argparse.Namespace) -> int:
             "steps": [],
         }
     if document.get("state") == StatusState.RUNNING:
+        from sztp_client.state.lock import holder  # noqa: PLC0415 - only while a run may be on
+
         pid = holder(config.paths.run_dir)
         if pid is None:  # no run holds the lock: the one that wrote "running" was killed
             document["state"] = StatusState.INTERRUPTED
