@@ -35,11 +35,12 @@ from sztp_client.discovery import wiring
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
 from sztp_client.files import read_bounded
 from sztp_client.identity.base import FileIdentity, TPMIdentity, build_identity
-from sztp_client.limits import Limits, TransportLimits
+from sztp_client.limits import Limits
 from sztp_client.model.server_uri import ServerEndpoint, parse_server_uri
 from sztp_client.protocol.image_policy import RunningSystem
 from sztp_client.protocol.session_events import Source
 from sztp_client.transport.http import Timeouts
+from sztp_client.transport.limits import TransportLimits
 from sztp_client.trust import armor
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.identity import issuer_key_id, subject_serial_number

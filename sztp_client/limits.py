@@ -1,24 +1,22 @@
 """Units and the one set of bounds: the ``[limits]`` table of the configuration (D19, D28).
 
 ``Limits`` is read from the configuration as it is (``config.ClientConfig.limits``) and handed
-unchanged to the trust core, the conveyed-information parser and the transport; its defaults
-are written here and nowhere else.  Sizes are in bytes (the units are in :mod:`sztp_client.units`),
-the other bounds are counts.  Pure: no I/O.
+unchanged to the trust core, the conveyed-information parser and the transport (which derives
+its own bounds from it, :mod:`sztp_client.transport.limits`); its defaults are written here and
+nowhere else.  Sizes are in bytes (the units are in :mod:`sztp_client.units`), the other bounds
+are counts.  Pure: no I/O.  A ``NamedTuple``, like the configuration's tables: ``status`` reads
+the configuration, and starts without msgspec (docs/architecture.md, start-up).
 """
 
-from __future__ import annotations
+# no ``from __future__ import annotations`` here: a NamedTuple turns each annotation given as
+# a string into a ForwardRef, compiling it (about a quarter of the cost of defining them)
 
-from typing import Final
-
-import msgspec
+from typing import NamedTuple
 
 from sztp_client.units import KIB, MIB
 
-#: bytes of a reply to report-progress (its body is empty or a small error document)
-REPORT_REPLY_BYTES: Final = 64 * KIB
 
-
-class Limits(msgspec.Struct, frozen=True):
+class Limits(NamedTuple):
     """The size bounds of what the device reads and the work one artifact may cause.
 
     Sizes in bytes: ``conveyed_information``, ``owner_certificate``, ``ownership_voucher`` (each
@@ -49,26 +47,4 @@ class Limits(msgspec.Struct, frozen=True):
         return (artifacts * 4 // 3 + 12) * 66 // 64 + 64 * KIB
 
 
-class TransportLimits(msgspec.Struct, frozen=True):
-    """The bounds in bytes of the bodies read from a bootstrap server (D19), derived from
-    :class:`Limits` by :meth:`of`; a test may narrow one with ``msgspec.structs.replace``."""
-
-    response: int
-    error_document: int
-    host_meta: int
-    report_reply: int = REPORT_REPLY_BYTES
-
-    def __post_init__(self) -> None:
-        if min(self.response, self.error_document, self.host_meta, self.report_reply) < 0:
-            raise ValueError("size limits must not be negative")
-
-    @classmethod
-    def of(cls, limits: Limits) -> TransportLimits:
-        return cls(
-            response=limits.bootstrapping_data_reply,
-            error_document=limits.error_document,
-            host_meta=limits.host_meta,
-        )
-
-
-__all__ = ["KIB", "MIB", "REPORT_REPLY_BYTES", "Limits", "TransportLimits"]
+__all__ = ["KIB", "MIB", "Limits"]

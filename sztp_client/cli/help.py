@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import textwrap
 from typing import Final
 
 EXIT_CODES: Final = """\
@@ -58,9 +57,22 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, width)
 
 
-def paragraph(text: str) -> str:
-    """``text`` wrapped for a description shown by :class:`HelpFormatter`."""
-    return textwrap.fill(" ".join(text.split()), width=78)
+def paragraph(text: str, width: int = 78) -> str:
+    """``text`` wrapped for a description shown by :class:`HelpFormatter`: its words, each line
+    as long as fits in ``width`` (a longer word alone on its line, never split).  Not textwrap:
+    each command wraps its description when it registers, ``status`` included, and textwrap
+    compiles its patterns on import (start-up)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
 
 
 __all__ = ["EXIT_CODES", "HelpFormatter", "paragraph"]

@@ -19,9 +19,8 @@ from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
 from sztp_client.config import DEFAULT_CONFIG, load_config
 from sztp_client.errors import SZTPError
 from sztp_client.protocol.outcome import StatusState
-from sztp_client.state.device import StateStore
-from sztp_client.state.lock import holder
-from sztp_client.state.status import STATUS_VERSION, read_status
+from sztp_client.state import state_file
+from sztp_client.state.status_file import STATUS_VERSION, read_status, status_path
 
 
 def register(commands: Any) -> None:
@@ -61,8 +60,8 @@ def status(args: argparse.Namespace) -> int:
                 f"sztp-client: note: {path} does not exist; reading the built-in default paths",
                 file=sys.stderr,
             )
-        document = read_status(config.paths.run_dir / "status.json")
-        state = StateStore(config.paths.state_dir).load()
+        document = read_status(status_path(config.paths.run_dir))
+        state = state_file.read_state(config.paths.state_dir)
     except SZTPError as exc:
         print(f"sztp-client: {exc.message}", file=sys.stderr)
         return exc.exit_code
@@ -74,22 +73,25 @@ def status(args: argparse.Namespace) -> int:
             "steps": [],
         }
     if document.get("state") == StatusState.RUNNING:
+        from sztp_client.state.lock import holder  # noqa: PLC0415 - only while a run may be on
+
         pid = holder(config.paths.run_dir)
         if pid is None:  # no run holds the lock: the one that wrote "running" was killed
             document["state"] = StatusState.INTERRUPTED
             document["interrupted"] = "the run ended without finishing (killed)"
         elif pid:
             document["pid"] = pid
-    document["bootstrapped"] = state.bootstrapped
-    if state.bootstrapped:
+    bootstrapped: bool = state[state_file.BOOTSTRAPPED]
+    document["bootstrapped"] = bootstrapped
+    if bootstrapped:
         document["state"] = StatusState.BOOTSTRAPPED
-        document["bootstrapped-at"] = state.bootstrapped_at
-    document["images"] = [image.to_json() for image in state.images]
+        document["bootstrapped-at"] = state[state_file.BOOTSTRAPPED_AT]
+    document["images"] = state[state_file.IMAGES]
     if args.json:
         print(json.dumps(document, indent=2, sort_keys=True))
         return 0
     print(f"state: {document.get('state')}")
-    print(f"bootstrapped: {'yes' if state.bootstrapped else 'no'}")
+    print(f"bootstrapped: {'yes' if bootstrapped else 'no'}")
     for attempt in document.get("attempts", []):
         error = attempt.get("error", {}).get("message", "")
         print(
@@ -101,7 +103,7 @@ def status(args: argparse.Namespace) -> int:
     if document.get("notice"):
         print(f"notice: {document['notice']}")
     last = document.get("last-error")
-    if last and not state.bootstrapped:
+    if last and not bootstrapped:
         print(f"last error: {last.get('message')}")
         print(f"diagnosis: {last.get('diagnosis')}")
     return 0

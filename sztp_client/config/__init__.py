@@ -1,4 +1,4 @@
-"""The client's configuration: a TOML file plus drop-ins, read into one frozen ``ClientConfig``.
+"""The client's configuration: a TOML file plus drop-ins, read into one immutable ``ClientConfig``.
 
 The main file (default ``/etc/sztp/client.toml``) is read first, then every ``*.toml`` in the
 drop-in directory beside it (``client.toml.d/``) in name order; tables merge key by key and a

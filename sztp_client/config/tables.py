@@ -1,17 +1,22 @@
-"""One frozen record per table of the configuration file, with its defaults.
+"""One immutable record per table of the configuration file, with its defaults.
 
 This is the only place a default is written (docs/configuration.md lists them).  The records
 hold what the file says, checked and converted (paths resolved, names validated) by
 :mod:`sztp_client.config.build`; nothing here reads a file or loads a certificate.  Cheap to
 import: ``status`` reads the configuration too, so no model, trust or identity module is
-imported here (the accepted voucher assertions are held by name, see :data:`ASSERTIONS`).
+imported here (the accepted voucher assertions are held by name, see :data:`ASSERTIONS`), and
+the records are ``typing.NamedTuple`` rather than msgspec structs, so that ``status`` starts
+without msgspec (docs/architecture.md, start-up).  A sub-table's default is a shared default
+instance (immutable).  Change a copy with ``record._replace(key=value)``; a record is read by
+attribute only, never as the tuple it also is (nothing iterates, indexes or compares records of
+different tables).
 """
 
-from __future__ import annotations
+# no ``from __future__ import annotations`` here: a NamedTuple turns each annotation given as
+# a string into a ForwardRef, compiling it (about a quarter of the cost of defining them)
 
 from pathlib import Path
-
-import msgspec
+from typing import NamedTuple
 
 from sztp_client.limits import KIB, MIB, Limits
 
@@ -37,14 +42,14 @@ DISCOVERY_KINDS: tuple[str, ...] = (
 )
 
 
-class DeviceConfig(msgspec.Struct, frozen=True):
+class DeviceConfig(NamedTuple):
     serial_number: str | None = None
     hardware_model: str | None = None
     os_name: str | None = None
     os_version: str | None = None
 
 
-class TPMIdentityConfig(msgspec.Struct, frozen=True):
+class TPMIdentityConfig(NamedTuple):
     tcti: str = "device:/dev/tpmrm0"
     #: the TCG's first IDevID key handle
     key_handle: int = 0x81020000
@@ -52,7 +57,7 @@ class TPMIdentityConfig(msgspec.Struct, frozen=True):
     certificate: str | None = None
 
 
-class LDevIDConfig(msgspec.Struct, frozen=True):
+class LDevIDConfig(NamedTuple):
     """The [identity.ldevid] table: RFC 9646 certificate requests to trusted servers."""
 
     enabled: bool = False
@@ -64,7 +69,7 @@ class LDevIDConfig(msgspec.Struct, frozen=True):
     tpm_handle: int = 0x81000100
 
 
-class IdentityConfig(msgspec.Struct, frozen=True):
+class IdentityConfig(NamedTuple):
     """The [identity] table.  ``password_file`` is only the path: the password itself is read
     when a ``run`` starts (:mod:`sztp_client.context`) and never held here."""
 
@@ -72,11 +77,11 @@ class IdentityConfig(msgspec.Struct, frozen=True):
     certificate: Path | None = None
     key: Path | None = None
     password_file: Path | None = None
-    tpm: TPMIdentityConfig = msgspec.field(default_factory=TPMIdentityConfig)
-    ldevid: LDevIDConfig = msgspec.field(default_factory=LDevIDConfig)
+    tpm: TPMIdentityConfig = TPMIdentityConfig()
+    ldevid: LDevIDConfig = LDevIDConfig()
 
 
-class TrustConfig(msgspec.Struct, frozen=True):
+class TrustConfig(NamedTuple):
     """The [trust] table.  Paths stay paths here; the runner loads the certificates.
 
     ``voucher_signer_trust_anchors`` are the only anchors a voucher signer may validate to (the
@@ -97,7 +102,7 @@ class TrustConfig(msgspec.Struct, frozen=True):
     require_nonce_voucher: bool = False
 
 
-class DhcpDiscoveryConfig(msgspec.Struct, frozen=True):
+class DhcpDiscoveryConfig(NamedTuple):
     #: lease files read (globs); a configured list replaces these, ``[]`` means none
     lease_files: tuple[str, ...] = (
         "/var/lib/dhcp/dhclient*.leases",
@@ -111,12 +116,12 @@ class DhcpDiscoveryConfig(msgspec.Struct, frozen=True):
     query: bool = True
 
 
-class DnsDiscoveryConfig(msgspec.Struct, frozen=True):
+class DnsDiscoveryConfig(NamedTuple):
     #: domains searched after those of the DHCP lease and resolv.conf
     domains: tuple[str, ...] = ()
 
 
-class MediaDiscoveryConfig(msgspec.Struct, frozen=True):
+class MediaDiscoveryConfig(NamedTuple):
     directory_name: str = "sztp"
     #: argv; ``{device}`` and ``{directory}`` replaced, appended in that order when absent
     mount_command: tuple[str, ...] = ("mount", "-o", "ro,nosuid,nodev,noexec")
@@ -125,18 +130,18 @@ class MediaDiscoveryConfig(msgspec.Struct, frozen=True):
     devices: tuple[str, ...] = ()
 
 
-class DiscoveryConfig(msgspec.Struct, frozen=True):
+class DiscoveryConfig(NamedTuple):
     bootstrap_servers: tuple[str, ...] = ()
     max_redirects: int = 8
     order: tuple[str, ...] = DISCOVERY_KINDS
     #: interfaces DHCP (and mDNS) use; empty: every up, non-loopback interface
     interfaces: tuple[str, ...] = ()
-    dhcp: DhcpDiscoveryConfig = msgspec.field(default_factory=DhcpDiscoveryConfig)
-    dns: DnsDiscoveryConfig = msgspec.field(default_factory=DnsDiscoveryConfig)
-    media: MediaDiscoveryConfig = msgspec.field(default_factory=MediaDiscoveryConfig)
+    dhcp: DhcpDiscoveryConfig = DhcpDiscoveryConfig()
+    dns: DnsDiscoveryConfig = DnsDiscoveryConfig()
+    media: MediaDiscoveryConfig = MediaDiscoveryConfig()
 
 
-class PathsConfig(msgspec.Struct, frozen=True):
+class PathsConfig(NamedTuple):
     state_dir: Path = Path("/var/lib/sztp")
     run_dir: Path = Path("/run/sztp")
     cache_dir: Path = Path("/var/cache/sztp")
@@ -144,7 +149,7 @@ class PathsConfig(msgspec.Struct, frozen=True):
     os_release: Path = Path("/etc/os-release")
 
 
-class ImageConfig(msgspec.Struct, frozen=True):
+class ImageConfig(NamedTuple):
     installer: str = "command"
     command: tuple[str, ...] = ()
     ab_root: Path = Path("/var/lib/sztp/slots")
@@ -154,13 +159,13 @@ class ImageConfig(msgspec.Struct, frozen=True):
     reboot_command: tuple[str, ...] = ("/bin/systemctl", "reboot")
 
 
-class ScriptsConfig(msgspec.Struct, frozen=True):
+class ScriptsConfig(NamedTuple):
     timeout: float = 600.0
     warning_codes: frozenset[int] = frozenset({10})
     output_limit: int = 64 * KIB
 
 
-class ConfigurationConfig(msgspec.Struct, frozen=True):
+class ConfigurationConfig(NamedTuple):
     applier: str = "command"
     commit_command: tuple[str, ...] = ()
     rollback_command: tuple[str, ...] = ()
@@ -168,19 +173,19 @@ class ConfigurationConfig(msgspec.Struct, frozen=True):
     timeout: float = 600.0
 
 
-class CompletionConfig(msgspec.Struct, frozen=True):
+class CompletionConfig(NamedTuple):
     ssh_host_keys: tuple[Path, ...] = ()
     trust_anchor_certs: tuple[Path, ...] = ()
 
 
-class NetworkConfig(msgspec.Struct, frozen=True):
+class NetworkConfig(NamedTuple):
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     # the one media type of Accept and the body encoding of every request: "json" or "xml"
     encoding: str = "json"
 
 
-class RetryConfig(msgspec.Struct, frozen=True):
+class RetryConfig(NamedTuple):
     """The [retry] table: the pause between passes starts at ``initial`` seconds and doubles
     up to ``maximum`` (D2; :mod:`sztp_client.protocol.backoff`)."""
 
@@ -188,21 +193,21 @@ class RetryConfig(msgspec.Struct, frozen=True):
     maximum: float = 600.0
 
 
-class ClientConfig(msgspec.Struct, frozen=True):
+class ClientConfig(NamedTuple):
     source: Path | None = None
     enabled: bool = True
-    device: DeviceConfig = msgspec.field(default_factory=DeviceConfig)
-    identity: IdentityConfig = msgspec.field(default_factory=IdentityConfig)
-    trust: TrustConfig = msgspec.field(default_factory=TrustConfig)
-    discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
-    paths: PathsConfig = msgspec.field(default_factory=PathsConfig)
-    image: ImageConfig = msgspec.field(default_factory=ImageConfig)
-    scripts: ScriptsConfig = msgspec.field(default_factory=ScriptsConfig)
-    configuration: ConfigurationConfig = msgspec.field(default_factory=ConfigurationConfig)
-    bootstrap_complete: CompletionConfig = msgspec.field(default_factory=CompletionConfig)
-    network: NetworkConfig = msgspec.field(default_factory=NetworkConfig)
-    limits: Limits = msgspec.field(default_factory=Limits)
-    retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+    device: DeviceConfig = DeviceConfig()
+    identity: IdentityConfig = IdentityConfig()
+    trust: TrustConfig = TrustConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
+    paths: PathsConfig = PathsConfig()
+    image: ImageConfig = ImageConfig()
+    scripts: ScriptsConfig = ScriptsConfig()
+    configuration: ConfigurationConfig = ConfigurationConfig()
+    bootstrap_complete: CompletionConfig = CompletionConfig()
+    network: NetworkConfig = NetworkConfig()
+    limits: Limits = Limits()
+    retry: RetryConfig = RetryConfig()
 
 
 __all__ = [

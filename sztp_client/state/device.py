@@ -4,6 +4,9 @@
 * every boot image it installed: its verified digest, the kernel boot id at install time, and
   the os-name/os-version it announced.  A later run whose boot id differs has booted into it,
   so the image step is skipped for the same digest (D17, D24).
+
+The records a run changes in place; the file's names and format are in
+:mod:`sztp_client.state.state_file`, which ``status`` reads without these records.
 """
 
 from __future__ import annotations
@@ -14,9 +17,8 @@ from typing import Any
 
 import msgspec
 
+from sztp_client.state import state_file as f
 from sztp_client.state.store import read_json, write_json
-
-STATE_VERSION = 1
 
 
 class InstalledImage(msgspec.Struct):
@@ -27,22 +29,22 @@ class InstalledImage(msgspec.Struct):
     os_version: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "sha256": self.sha256,
-            "boot-id": self.boot_id,
-            "installed-at": self.installed_at,
-            "os-name": self.os_name,
-            "os-version": self.os_version,
-        }
+        return f.image_entry(
+            self.sha256, self.boot_id, self.installed_at, self.os_name, self.os_version
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InstalledImage:
+        return cls._of_entry(f.normalized_image(data))
+
+    @classmethod
+    def _of_entry(cls, entry: dict[str, Any]) -> InstalledImage:
         return cls(
-            sha256=str(data["sha256"]),
-            boot_id=data.get("boot-id"),
-            installed_at=str(data.get("installed-at", "")),
-            os_name=data.get("os-name"),
-            os_version=data.get("os-version"),
+            sha256=entry[f.SHA256],
+            boot_id=entry[f.BOOT_ID],
+            installed_at=entry[f.INSTALLED_AT],
+            os_name=entry[f.OS_NAME],
+            os_version=entry[f.OS_VERSION],
         )
 
 
@@ -53,29 +55,27 @@ class DeviceState(msgspec.Struct):
     images: list[InstalledImage] = msgspec.field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": STATE_VERSION,
-            "bootstrapped": self.bootstrapped,
-            "bootstrapped-at": self.bootstrapped_at,
-            "rebooting": self.rebooting,
-            "images": [image.to_json() for image in self.images],
-        }
+        return f.state_document(
+            self.bootstrapped,
+            self.bootstrapped_at,
+            self.rebooting,
+            [image.to_json() for image in self.images],
+        )
 
     @classmethod
     def from_json(cls, data: Any) -> DeviceState:
-        if not isinstance(data, dict):
-            return cls()
+        document = f.normalized(data)
         return cls(
-            bootstrapped=bool(data.get("bootstrapped", False)),
-            bootstrapped_at=data.get("bootstrapped-at"),
-            rebooting=bool(data.get("rebooting", False)),
-            images=[InstalledImage.from_json(i) for i in data.get("images", [])],
+            bootstrapped=document[f.BOOTSTRAPPED],
+            bootstrapped_at=document[f.BOOTSTRAPPED_AT],
+            rebooting=document[f.REBOOTING],
+            images=[InstalledImage._of_entry(entry) for entry in document[f.IMAGES]],
         )
 
 
 class StateStore:
     def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "state.json"
+        self.path = f.state_path(state_dir)
 
     def load(self) -> DeviceState:
         return DeviceState.from_json(read_json(self.path))

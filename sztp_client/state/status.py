@@ -3,7 +3,8 @@
 ``StatusRecorder`` is told what happens (attempts, steps, reports, errors), keeps the versioned
 document that ``sztp-client status --json`` prints, writes it atomically after every change,
 and passes each event to listeners (the terminal timeline of ``run``).  The document format is
-described in docs/status.md.
+described in docs/status.md; its file's name and the read of it are in
+:mod:`sztp_client.state.status_file`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import msgspec
 
 from sztp_client.errors import SZTPError
 from sztp_client.protocol.outcome import StatusState
+from sztp_client.state.status_file import STATUS_VERSION
 from sztp_client.state.store import read_json, write_json
-
-STATUS_VERSION = 1
 
 
 def _now() -> str:
@@ -226,8 +226,3 @@ def _mark_interrupted(document: dict[str, Any], reason: str) -> None:
             entry["finished"] = _now()
             entry["message"] = reason
     document["interrupted"] = reason
-
-
-def read_status(path: Path) -> dict[str, Any] | None:
-    document = read_json(path)
-    return document if isinstance(document, dict) else None

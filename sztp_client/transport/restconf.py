@@ -42,7 +42,7 @@ from sztp_client.errors import (
     ServerError,
 )
 from sztp_client.identity.base import Identity
-from sztp_client.limits import Limits, TransportLimits
+from sztp_client.limits import Limits
 from sztp_client.model.restconf_errors import parse_error_document
 from sztp_client.model.rpc import (
     JSON_MEDIA_TYPE,
@@ -66,6 +66,7 @@ from sztp_client.transport.http import (
     transport_error,
     unverified_is_intended,
 )
+from sztp_client.transport.limits import TransportLimits
 from sztp_client.transport.tls import provisional_context, trusted_context
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust

@@ -38,7 +38,7 @@ from sztp_client.errors import (
     TransportError,
 )
 from sztp_client.identity.base import FileIdentity
-from sztp_client.limits import Limits, TransportLimits
+from sztp_client.limits import Limits
 from sztp_client.model.rpc import (
     GetBootstrappingDataInput,
     ReportingLevel,
@@ -50,6 +50,7 @@ from sztp_client.model.rpc import (
 from sztp_client.model.server_uri import ServerEndpoint
 from sztp_client.progress import ProgressType
 from sztp_client.transport.http import Timeouts
+from sztp_client.transport.limits import TransportLimits
 from sztp_client.transport.restconf import RestconfClient
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust

@@ -16,7 +16,8 @@ from sztp_client.errors import UsageError
 
 #: modules only ``run`` needs: TLS, HTTP, the runner
 HEAVY = ("sztp_client.runner", "sztp_client.transport.restconf", "urllib3")
-#: what ``status`` never needs: it reads two JSON files and the configuration
+#: what ``status`` never needs: it reads two JSON files and the configuration, whose records
+#: are named tuples (msgspec alone costs about as much as a bare interpreter's start)
 NEVER_FOR_STATUS = (
     "cryptography",
     "ssl",
@@ -27,6 +28,10 @@ NEVER_FOR_STATUS = (
     "sztp_client.trust.cms",
     "sztp_client.encoding.xml",
     "difflib",
+    "msgspec",
+    "typing_extensions",
+    "inspect",
+    "textwrap",
 )
 #: the record modules of the network path and of a run (msgspec structs by the dozen, a few ms
 #: each to load): ``status`` reads the configuration and two JSON files and needs none of them
@@ -48,6 +53,9 @@ MODELS_NOT_FOR_STATUS = (
     "sztp_client.actions.scripts",
     "sztp_client.context",
     "sztp_client.executor",
+    "sztp_client.state.device",
+    "sztp_client.state.status",
+    "sztp_client.transport.limits",
 )
 #: what the configuration's reader still loads for ``status`` (the voucher model for the
 #: assertion values of ``trust.accept-assertions``, and with it the YANG type codecs)
@@ -99,6 +107,56 @@ def test_status_loads_no_record_model_of_the_network_path(tmp_path: Path) -> Non
     config.write_text('[paths]\nstate-dir = "s"\nrun-dir = "r"\ncache-dir = "c"\n')
     argv = ("status", "--config", str(config))
     assert _loaded_after(*argv, watched=MODELS_NOT_FOR_STATUS) == set()
+
+
+@pytest.mark.subprocess
+def test_status_of_a_bootstrapped_device_loads_no_msgspec(tmp_path: Path) -> None:
+    """With a state file and a status document to read (not only their absence), ``status``
+    still defines no struct: it reads both files as JSON (D24)."""
+    config = tmp_path / "client.toml"
+    config.write_text('[paths]\nstate-dir = "s"\nrun-dir = "r"\ncache-dir = "c"\n')
+    _bootstrapped_device(tmp_path)
+    for argv in (("status",), ("status", "--json")):
+        loaded = _loaded_after(*argv, "--config", str(config), watched=NEVER_FOR_STATUS)
+        assert loaded == set(), argv
+
+
+def _bootstrapped_device(root: Path) -> None:
+    (root / "s").mkdir()
+    (root / "r").mkdir()
+    image = {"sha256": "ab" * 32, "boot-id": "boot-1", "installed-at": "2026-01-02T03:00:00Z"}
+    (root / "s" / "state.json").write_text(
+        json.dumps(
+            {"bootstrapped": True, "bootstrapped-at": "2026-01-02T03:04:05Z", "images": [image]}
+        )
+    )
+    (root / "r" / "status.json").write_text(
+        json.dumps({"version": 1, "state": "bootstrapped", "attempts": [], "steps": []})
+    )
+
+
+def test_status_shows_the_device_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``status --json``: ``bootstrapped``, ``bootstrapped-at`` and the images installed come
+    from state.json, every image entry with all its keys (D17, D24)."""
+    config = tmp_path / "client.toml"
+    config.write_text('[paths]\nstate-dir = "s"\nrun-dir = "r"\ncache-dir = "c"\n')
+    _bootstrapped_device(tmp_path)
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["state"] == "bootstrapped"
+    assert document["bootstrapped"] is True
+    assert document["bootstrapped-at"] == "2026-01-02T03:04:05Z"
+    assert document["images"] == [
+        {
+            "sha256": "ab" * 32,
+            "boot-id": "boot-1",
+            "installed-at": "2026-01-02T03:00:00Z",
+            "os-name": None,
+            "os-version": None,
+        }
+    ]
+    assert main(["status", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["state: bootstrapped", "bootstrapped: yes"]
 
 
 @pytest.mark.subprocess

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.config import ASSERTIONS, load_config, parse_config
+from sztp_client.config import (
+    ASSERTIONS,
+    ClientConfig,
+    DiscoveryConfig,
+    DnsDiscoveryConfig,
+    load_config,
+    parse_config,
+)
 from sztp_client.errors import ConfigurationError
 from sztp_client.model.voucher import Assertion
 
@@ -170,3 +177,16 @@ def test_reading_the_configuration_loads_no_model() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_tables_are_immutable_and_changed_by_copy(tmp_path: Path) -> None:
+    """D21: a configuration read is never changed in place; a copy is made with ``_replace``
+    (the tables are named tuples, so that ``status`` starts without msgspec), and a
+    sub-table's default is one shared instance, which no one can change either."""
+    config = parse_config("[retry]\ninitial = 1\n", tmp_path)
+    with pytest.raises(AttributeError):
+        config.retry.initial = 2.0  # type: ignore[misc]
+    changed = config._replace(retry=config.retry._replace(initial=2.0))
+    assert (changed.retry.initial, config.retry.initial) == (2.0, 1.0)
+    assert changed.paths is config.paths
+    assert ClientConfig().discovery.dns is DiscoveryConfig().dns == DnsDiscoveryConfig()

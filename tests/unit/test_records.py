@@ -1,6 +1,8 @@
 """Record types are msgspec structs, not dataclasses: defining a frozen dataclass costs about
 0.4 ms at import on Python 3.11, a struct a few microseconds, and the client defines well over
-a hundred records before its first pass (start-up, docs/architecture.md)."""
+a hundred records before its first pass (start-up, docs/architecture.md).  The records that
+``status`` reads (the configuration's tables, the limits) are ``typing.NamedTuple``: ``status``
+starts without msgspec."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from pathlib import Path
 
 import msgspec
 
-from sztp_client.limits import Limits, TransportLimits
+from sztp_client import config
+from sztp_client.limits import Limits
 from sztp_client.state.device import DeviceState, InstalledImage
+from sztp_client.transport.limits import TransportLimits
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sztp_client"
 
@@ -42,5 +46,13 @@ def test_no_module_of_the_client_imports_dataclasses() -> None:
 
 
 def test_records_are_structs() -> None:
-    for record in (Limits, TransportLimits, DeviceState, InstalledImage):
+    for record in (TransportLimits, DeviceState, InstalledImage):
         assert issubclass(record, msgspec.Struct), record
+
+
+def test_the_records_status_reads_are_named_tuples() -> None:
+    tables = [getattr(config, name) for name in config.__all__ if name.endswith("Config")]
+    assert len(tables) == 17
+    for record in (*tables, Limits):
+        assert issubclass(record, tuple) and hasattr(record, "_fields"), record
+        assert not issubclass(record, msgspec.Struct), record

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sztp_client.errors import InternalError
+from sztp_client.state import state_file
 from sztp_client.state.device import DeviceState, InstalledImage, StateStore
 from sztp_client.state.store import (
     MAX_STATE_FILE,
@@ -146,3 +147,34 @@ def test_device_state_of_an_unexpected_document_is_the_fresh_state(
 ) -> None:
     (tmp_path / "state.json").write_text(document)
     assert StateStore(tmp_path).load() == DeviceState()
+
+
+#: a file with entries left out (an older or hand-written one) and an unknown key
+SPARSE_FILE = json.dumps(
+    {
+        "bootstrapped": 1,
+        "images": [{"sha256": "ab" * 32, "boot-id": "boot-1"}],
+        "unknown": "dropped",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "text", [STATE_FILE, SPARSE_FILE, "[]", "{}"], ids=["full", "sparse", "list", "empty"]
+)
+def test_status_reads_the_state_file_as_the_run_does(tmp_path: Path, text: str) -> None:
+    """D24: ``status`` reads state.json without the run's records (start-up); what it reads
+    is what the run's :class:`DeviceState` reads and would write back."""
+    (tmp_path / "state.json").write_text(text)
+    assert state_file.read_state(tmp_path) == StateStore(tmp_path).load().to_json()
+
+
+def test_status_reads_the_established_format_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text(STATE_FILE)
+    document = state_file.read_state(tmp_path)
+    assert json.dumps(document, indent=2, sort_keys=True) + "\n" == STATE_FILE
+
+
+def test_status_reads_no_state_file_as_the_fresh_state(tmp_path: Path) -> None:
+    assert state_file.read_state(tmp_path) == DeviceState().to_json()
+    assert state_file.read_state(tmp_path)[state_file.BOOTSTRAPPED] is False
