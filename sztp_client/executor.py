@@ -9,7 +9,9 @@ comes next and how the pass ended are the session's.
 The walk's actions, verification and reports are carried out here; the onboarding steps with
 the most I/O in :mod:`sztp_client.executor_image` (the boot image) and
 :mod:`sztp_client.executor_steps` (scripts, configuration, reboot).  ``_HANDLERS`` names the
-handler of every action type.
+handler of every action type carried out here, ``executor_steps.STEP_HANDLERS`` those of the
+onboarding steps: that module, the actions it runs and the report contents are loaded with the
+first step of verified onboarding information, not at start-up.
 """
 
 from __future__ import annotations
@@ -19,12 +21,8 @@ import os
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sztp_client import executor_image as image_step
-from sztp_client import executor_steps as steps
-from sztp_client.actions import ldevid as csr_rounds
-from sztp_client.actions import report_data
 from sztp_client.context import DeviceContext
 from sztp_client.discovery import wiring
 from sztp_client.errors import (
@@ -37,15 +35,17 @@ from sztp_client.errors import (
     VerificationFailure,
 )
 from sztp_client.model.rpc import ReportProgressInput
-from sztp_client.model.voucher import Assertion
 from sztp_client.progress import ProgressType
-from sztp_client.protocol import onboarding as m
+from sztp_client.protocol import onboarding_events as m
 from sztp_client.protocol import session_events as s
 from sztp_client.protocol.session import Session
 from sztp_client.state.device import DeviceState, StateStore
 from sztp_client.state.status import StatusRecorder
 from sztp_client.transport.interface import BootstrapServer, Resolver, ServerFactory
 from sztp_client.trust.verifier import TrustPolicy, verify_bootstrapping_data
+
+if TYPE_CHECKING:
+    from sztp_client.model.voucher import Assertion
 
 NONCE_BYTES = 32
 MAX_REPORT_MESSAGE = 4000
@@ -120,6 +120,11 @@ class Executor:
     def execute(self, action: s.Action) -> s.Event | None:
         handler = _HANDLERS.get(type(action))
         if handler is None:
+            # the onboarding steps, loaded with the first step of verified onboarding information
+            from sztp_client.executor_steps import STEP_HANDLERS  # noqa: PLC0415 - after data
+
+            handler = STEP_HANDLERS.get(type(action))
+        if handler is None:
             raise InternalError(f"no way to carry out {type(action).__name__}")
         return handler(self, action)
 
@@ -164,8 +169,12 @@ class Executor:
                 output = server.get_bootstrapping_data(body)
             except (TransportError, DataError) as exc:
                 server.close()
-                asked = csr_rounds.csr_request_of(exc) if action.body.csr_support else None
-                if asked is None or self.context.ldevid is None:
+                if not action.body.csr_support or self.context.ldevid is None:
+                    return s.RequestFailed(exc)
+                from sztp_client.actions import ldevid as csr_rounds  # noqa: PLC0415 - RFC 9646
+
+                asked = csr_rounds.csr_request_of(exc)
+                if asked is None:
                     return s.RequestFailed(exc)
                 rounds += 1
                 try:  # RFC 9646: answer with a fresh key's p10-csr, then ask again
@@ -196,6 +205,8 @@ class Executor:
     @property
     def _assertions(self) -> frozenset[Assertion]:
         """The configuration names the accepted assertions; the trust policy takes members."""
+        from sztp_client.model.voucher import Assertion  # noqa: PLC0415 - when data arrives
+
         return frozenset(Assertion(name) for name in self.config.trust.accept_assertions)
 
     def _verify(self, action: s.VerifyData) -> m.Event:
@@ -232,6 +243,9 @@ class Executor:
         keys: tuple[object, ...] = ()
         anchors: tuple[bytes, ...] = ()
         if action.progress_type is ProgressType.BOOTSTRAP_COMPLETE:
+            # host keys and trust-anchor bags (asn1crypto's CMS): only in the last report
+            from sztp_client.actions import report_data  # noqa: PLC0415 - onboarding done
+
             done = self.config.bootstrap_complete
             keys = report_data.read_ssh_host_keys(done.ssh_host_keys)
             anchors = report_data.trust_anchor_bags(done.trust_anchor_certs)
@@ -262,7 +276,9 @@ class Executor:
 
     def reboot(self) -> None:
         """Run the reboot command (again, when a requested reboot has not happened)."""
-        steps.reboot(self)
+        from sztp_client import executor_steps  # noqa: PLC0415 - only a reboot runs it
+
+        executor_steps.reboot(self)
 
 
 _HANDLERS: dict[type, Callable[[Executor, Any], s.Event | None]] = {
@@ -277,12 +293,6 @@ _HANDLERS: dict[type, Callable[[Executor, Any], s.Event | None]] = {
     m.SendReport: Executor._report,
     m.StepStarted: Executor._step_started,
     m.StepEnded: Executor._step_ended,
-    m.ProcessImage: image_step.process_image,
-    m.RunScript: steps.run_script,
-    m.CommitConfiguration: steps.commit_configuration,
-    m.RollbackConfiguration: steps.rollback_configuration,
-    m.KeepConfiguration: steps.keep_configuration,
-    m.Reboot: steps.reboot,
 }
 
 __all__ = ["Executor"]

@@ -1,14 +1,21 @@
 """The executor's other onboarding steps: the pre- and post-configuration scripts (D3, D4),
-the configuration committed, rolled back or kept (D25), and the reboot."""
+the configuration committed, rolled back or kept (D25), and the reboot.
+
+:data:`STEP_HANDLERS` names the handler of every onboarding step's action (the boot image's is
+in :mod:`sztp_client.executor_image`); the executor imports this module with the first such
+action, so that a run loads the steps' code, and the processes they start, only once
+onboarding information has been verified.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
-from sztp_client import interrupt
+from sztp_client import executor_image, interrupt
+from sztp_client.actions import CLEAN_PATH, scripts
 from sztp_client.actions import ldevid as csr_rounds
-from sztp_client.actions import scripts
 from sztp_client.actions.ldevid import LDevIDMismatchError
 from sztp_client.errors import (
     ConfigApplyError,
@@ -97,7 +104,7 @@ def reboot(executor: Executor, action: m.Reboot | None = None) -> None:
         try:
             scripts.run_checked(
                 command,
-                env={"PATH": scripts.CLEAN_PATH},
+                env={"PATH": CLEAN_PATH},
                 cwd=executor.config.paths.state_dir,
                 timeout=REBOOT_TIMEOUT,
                 what=f"reboot command {' '.join(command)}",
@@ -105,3 +112,14 @@ def reboot(executor: Executor, action: m.Reboot | None = None) -> None:
             )
         except InternalError as exc:
             executor.recorder.info(exc.message)
+
+
+#: the onboarding steps' actions and their handlers (the executor's ``_HANDLERS`` has the rest)
+STEP_HANDLERS: Final[dict[type, Callable[[Executor, Any], m.Event | None]]] = {
+    m.ProcessImage: executor_image.process_image,
+    m.RunScript: run_script,
+    m.CommitConfiguration: commit_configuration,
+    m.RollbackConfiguration: rollback_configuration,
+    m.KeepConfiguration: keep_configuration,
+    m.Reboot: reboot,
+}

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PublicKeyTypes,
 )
 
-from sztp_client.actions.scripts import CLEAN_PATH
+from sztp_client.actions import CLEAN_PATH
 from sztp_client.errors import ConfigurationError, FileTooLargeError, PermissionDeniedError
 from sztp_client.files import read_bounded
 from sztp_client.state.store import ensure_dir

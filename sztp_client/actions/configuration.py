@@ -23,6 +23,9 @@ changed nothing that needs rolling back; ``rollback()`` without a commit to undo
     fact that there was none, is kept in memory and in ``<path>.sztp-previous`` (0600), so a
     rollback works even after a crash; rollback restores it (removing the file if there was
     none), and discard deletes the backup.
+
+The appliers are built at start-up (their commands checked then); the code that runs commands
+and the conveyed-information model are imported with the first commit.
 """
 
 from __future__ import annotations
@@ -35,16 +38,18 @@ import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 
-from sztp_client.actions.scripts import CLEAN_PATH, run_checked
+from sztp_client.actions import CLEAN_PATH
 from sztp_client.config import ConfigurationConfig
 from sztp_client.encoding.json import load_json
 from sztp_client.errors import ConfigApplyError, EncodingError
-from sztp_client.model.conveyed import ConfigurationHandling
 from sztp_client.state.store import fsync_dir, write_atomic
+
+if TYPE_CHECKING:
+    from sztp_client.model.conveyed import ConfigurationHandling
 
 __all__ = ["BACKUP_SUFFIX", "Applier", "CommandApplier", "FileApplier"]
 
@@ -104,6 +109,8 @@ class CommandApplier:
         self._committed: ConfigurationHandling | None = None
 
     def _run(self, argv: list[str], env: dict[str, str], what: str, shown: str) -> None:
+        from sztp_client.actions.scripts import run_checked  # noqa: PLC0415 - after data
+
         run_checked(
             argv,
             env=env,
@@ -114,7 +121,7 @@ class CommandApplier:
         )
 
     def commit(self, configuration: bytes, handling: ConfigurationHandling) -> None:
-        handling = ConfigurationHandling(handling)
+        handling = _as_handling(handling)
         try:
             self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix="configuration-", dir=self.work_dir)
@@ -195,6 +202,13 @@ class _Previous(msgspec.Struct, frozen=True):
         raise ConfigApplyError(f"{where} is not a backup this client wrote; cannot roll back")
 
 
+def _as_handling(value: str) -> ConfigurationHandling:
+    """``value`` (a caller may pass the string) as the configuration-handling enum."""
+    from sztp_client.model.conveyed import ConfigurationHandling  # noqa: PLC0415 - after data
+
+    return ConfigurationHandling(value)
+
+
 def _merge(old: object, new: object) -> object:
     """``new`` merged into ``old``: objects key by key, anything else taken from ``new``."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -239,10 +253,8 @@ class FileApplier:
             raise ConfigApplyError(f"cannot read the backup {self.backup}: {exc}") from exc
         return _Previous.decode(data, self.backup)
 
-    def _new_content(
-        self, current: _Previous, configuration: bytes, handling: ConfigurationHandling
-    ) -> bytes:
-        if handling is ConfigurationHandling.REPLACE:
+    def _new_content(self, current: _Previous, configuration: bytes, *, replace: bool) -> bytes:
+        if replace:
             return configuration
         if current.content is None or not current.content.strip():
             return configuration
@@ -262,9 +274,9 @@ class FileApplier:
         return _dump_json(_merge(old, new))
 
     def commit(self, configuration: bytes, handling: ConfigurationHandling) -> None:
-        handling = ConfigurationHandling(handling)
+        handling = _as_handling(handling)
         current = self._read_current()
-        content = self._new_content(current, configuration, handling)
+        content = self._new_content(current, configuration, replace=handling == "replace")
         # A backup left by a commit that was neither rolled back nor discarded (a crash)
         # holds the state from before bootstrapping: keep it rather than the newer one.
         previous = self._previous or self._read_backup()

@@ -23,16 +23,18 @@ import tempfile
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 import msgspec
 
 from sztp_client.config import ImageConfig
 from sztp_client.errors import BootImageError, FileTooLargeError, SZTPError
 from sztp_client.files import read_bounded
-from sztp_client.model.conveyed import BootImage
 from sztp_client.protocol.image_policy import RunningSystem, supported_digest
 from sztp_client.units import KIB, MIB
+
+if TYPE_CHECKING:
+    from sztp_client.model.conveyed import BootImage
 
 __all__ = [
     "DEFAULT_MIN_FREE_BYTES",

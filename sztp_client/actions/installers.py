@@ -1,6 +1,7 @@
 """Installers of a verified boot image: :class:`CommandInstaller` hands it to a vendor command,
 :class:`ABDirectoryInstaller` writes it into the inactive one of two slot directories and
-switches the next boot to it (atomically, so a crash leaves either slot intact).
+switches the next boot to it (atomically, so a crash leaves either slot intact).  The installer
+is built at start-up; the code that runs its command is imported with the first install.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
+from sztp_client.actions import CLEAN_PATH
 from sztp_client.actions.image import COPY_CHUNK, read_small_file, sha256_of_file
-from sztp_client.actions.scripts import CLEAN_PATH, run_checked
 from sztp_client.config import ImageConfig
 from sztp_client.encoding.yang_types import format_datetime
 from sztp_client.errors import BootImageError
-from sztp_client.model.conveyed import BootImage
 from sztp_client.protocol.image_policy import RunningSystem
 from sztp_client.state.store import atomic_file, fsync_dir, write_atomic
+
+if TYPE_CHECKING:
+    from sztp_client.model.conveyed import BootImage
 
 __all__ = ["ABDirectoryInstaller", "CommandInstaller", "Installer"]
 
@@ -74,6 +77,8 @@ class CommandInstaller:
         return [*self.command, str(image)]
 
     def install(self, image: Path, boot_image: BootImage, sha256: bytes) -> None:
+        from sztp_client.actions.scripts import run_checked  # noqa: PLC0415 - after data
+
         argv = self.argv(image)
         run_checked(
             argv,

@@ -34,12 +34,12 @@ from typing import Final, Literal
 
 import msgspec
 
+from sztp_client.actions import CLEAN_PATH
 from sztp_client.actions.process import DEFAULT_OUTPUT_LIMIT, run_process
 from sztp_client.config import ScriptsConfig
 from sztp_client.errors import ScriptError, SZTPError
 
 __all__ = [
-    "CLEAN_PATH",
     "ScriptPolicy",
     "ScriptResult",
     "ScriptStage",
@@ -47,9 +47,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("sztp_client.actions")
-
-CLEAN_PATH: Final = "/usr/sbin:/usr/bin:/sbin:/bin"
-"""The only PATH a command started by the client sees."""
 
 _SCRIPTS_DEFAULTS: Final = ScriptsConfig()
 """Bytes of output kept (the tail) by default."""

@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
 from sztp_client.errors import BootImageError
-from sztp_client.model.conveyed import SHA_256, BootImage
+
+if TYPE_CHECKING:
+    from sztp_client.model.conveyed import BootImage
 
 
 class RunningSystem(msgspec.Struct, frozen=True):
@@ -66,6 +68,8 @@ def supported_digest(boot_image: BootImage) -> bytes:
     Raises :class:`BootImageError` when the boot image lists no ``image-verification`` (an image
     that cannot be verified is never installed) or none with a supported hash algorithm.
     """
+    from sztp_client.model.conveyed import SHA_256  # noqa: PLC0415 - loaded with the data
+
     if not boot_image.image_verifications:
         raise BootImageError(
             "the boot image has no image-verification: an image that cannot be verified is "

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from sztp_client.errors import SZTPError
-from sztp_client.protocol import onboarding as m
+from sztp_client.protocol import onboarding_events as m
 from sztp_client.protocol import session_data as data
 from sztp_client.protocol import session_events as ev
 from sztp_client.protocol import session_walk as walk

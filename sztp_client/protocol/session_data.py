@@ -3,7 +3,9 @@ run on it, a redirect followed one hop further, and the ends of a server, of a l
 and of the pass's walk back up the redirects.
 
 Like :mod:`sztp_client.protocol.session_walk`, each function is the handler of rows of the
-session's table (:mod:`sztp_client.protocol.session`).
+session's table (:mod:`sztp_client.protocol.session`).  The onboarding machine
+(:mod:`sztp_client.protocol.onboarding`) and the conveyed-information model are imported with
+the first data, not with the session.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sztp_client.errors import DataError
-from sztp_client.model.conveyed import RedirectInformation
-from sztp_client.protocol import onboarding as m
+from sztp_client.protocol import onboarding_events as m
 from sztp_client.protocol import session_events as ev
 from sztp_client.protocol.onboarding_events import ProtocolError
 from sztp_client.protocol.outcome import ATTEMPT_ERROR, RunOutcome
@@ -21,6 +22,8 @@ from sztp_client.protocol.session_walk import choose_server, choose_source
 from sztp_client.trust.verifier import Artifacts
 
 if TYPE_CHECKING:
+    from sztp_client.model.rpc import ReportingLevel
+    from sztp_client.protocol.onboarding import OnboardingMachine
     from sztp_client.protocol.session import Session
 
 # -- onboarding -------------------------------------------------------------------------------
@@ -34,7 +37,7 @@ def deliver(session: Session, event: ev.Delivered) -> list[Any]:
         raise ProtocolError("no delivered data")
     server.attempt_open = True
     server.outcome = RunOutcome.FAILED
-    server.machine = m.OnboardingMachine(reports=False)
+    server.machine = _machine(reports=False)
     attempt = ev.AttemptStarted(
         session.current_list().label, server.name, "-", False, server.trust.hop, delivered.medium
     )
@@ -46,11 +49,21 @@ def on_data(session: Session, event: ev.DataReceived) -> list[Any]:
     server.connected = True
     server.output = event.output
     server.outcome = RunOutcome.FAILED
-    server.machine = m.OnboardingMachine(
+    server.machine = _machine(
         reports=server.trust.decision.may_report,
         reporting_level=event.output.reporting_level,
     )
     return _onboard(session, server.machine.handle(m.Start()))
+
+
+def _machine(*, reports: bool, reporting_level: ReportingLevel | None = None) -> OnboardingMachine:
+    """A new onboarding machine for data just obtained (the server's reporting level, or the
+    machine's default)."""
+    from sztp_client.protocol.onboarding import OnboardingMachine  # noqa: PLC0415 - with data
+
+    if reporting_level is None:
+        return OnboardingMachine(reports=reports)
+    return OnboardingMachine(reports=reports, reporting_level=reporting_level)
 
 
 def on_onboarding_event(session: Session, event: m.Event) -> list[Any]:
@@ -119,6 +132,8 @@ def on_finished(session: Session, event: ev.OnboardingEnded) -> list[Any]:
 
 
 def follow(session: Session, event: ev.Redirected) -> list[Any]:
+    from sztp_client.model.conveyed import RedirectInformation  # noqa: PLC0415 - with data
+
     server = session.current_server()
     data = server.machine.data if server.machine is not None else None
     if data is None or not isinstance(data.conveyed_information, RedirectInformation):

@@ -28,7 +28,7 @@ import base64
 import logging
 import ssl
 from types import TracebackType
-from typing import Final, Self
+from typing import TYPE_CHECKING, Final, Self
 
 import msgspec
 import urllib3
@@ -43,7 +43,6 @@ from sztp_client.errors import (
 )
 from sztp_client.identity.base import Identity
 from sztp_client.limits import Limits
-from sztp_client.model.restconf_errors import parse_error_document
 from sztp_client.model.rpc import (
     JSON_MEDIA_TYPE,
     XML_MEDIA_TYPE,
@@ -71,6 +70,9 @@ from sztp_client.transport.tls import provisional_context, trusted_context
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.hops import ServerTrust
 
+if TYPE_CHECKING:
+    from sztp_client.model.restconf_errors import ErrorDocument
+
 __all__ = ["MEDIA_TYPES", "RestconfClient"]
 
 _log = logging.getLogger(__name__)
@@ -92,6 +94,16 @@ class _Reply(msgspec.Struct, frozen=True):
     reason: str
     media_type: str
     body: bytes
+
+
+def _error_document(reply: _Reply) -> ErrorDocument | None:
+    """The RESTCONF error document of a reply that is not a success (D8); its parser is
+    loaded with the first such reply."""
+    if not reply.body:
+        return None
+    from sztp_client.model.restconf_errors import parse_error_document  # noqa: PLC0415
+
+    return parse_error_document(reply.body, reply.media_type)
 
 
 class RestconfClient:
@@ -225,7 +237,7 @@ class RestconfClient:
             response.release_conn()
 
     def _server_error(self, what: str, reply: _Reply) -> ServerError:
-        document = parse_error_document(reply.body, reply.media_type) if reply.body else None
+        document = _error_document(reply)
         message = f"{what} at {self.target}: HTTP {reply.status}"
         if reply.reason:
             message += f" {shown(reply.reason)}"
@@ -342,7 +354,7 @@ class RestconfClient:
             f"report-progress ({report.progress_type.value}) at {self.target}: HTTP "
             f"{reply.status}, expected 204 No Content"
         )
-        document = parse_error_document(reply.body, reply.media_type) if reply.body else None
+        document = _error_document(reply)
         if document is not None and (document.tag or document.message):
             message += f" ({shown(document.tag or '')}: {shown(document.message or '')})"
         raise ReportRejectedError(message, status=reply.status)

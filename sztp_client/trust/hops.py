@@ -15,16 +15,19 @@ No I/O: nonces come from the caller.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 from cryptography import x509
 
 from sztp_client.errors import EncodingError, InternalError
 from sztp_client.limits import MIB
-from sztp_client.model.conveyed import BootstrapServer, RedirectInformation
 from sztp_client.model.rpc import GetBootstrappingDataInput
 from sztp_client.trust.sources import SourceKind
 from sztp_client.trust.verifier import VerifiedData
+
+if TYPE_CHECKING:
+    from sztp_client.model.conveyed import BootstrapServer
 
 #: largest trust-anchor bag unwrapped (D19: trust-anchor artifacts 1 MiB)
 MAX_TRUST_ANCHOR = MIB
@@ -132,6 +135,8 @@ class HopTrust(msgspec.Struct):
         without an anchor, or from an untrusted unsigned redirect, the hop is provisional
         (R-061, R-026).  Raises :class:`EncodingError` for an unusable anchor bag.
         """
+        from sztp_client.model.conveyed import RedirectInformation  # noqa: PLC0415 - with data
+
         if not isinstance(data, VerifiedData):
             raise HopTrustError("a redirect is followed only from verified data")
         info = data.conveyed_information

@@ -60,13 +60,14 @@ from cryptography import x509
 from sztp_client.config import TrustConfig
 from sztp_client.errors import SZTPError, VerificationFailure
 from sztp_client.limits import Limits
-from sztp_client.model.conveyed import ConveyedInformation, OnboardingInformation
-from sztp_client.model.voucher import Assertion, Voucher
+from sztp_client.model.voucher import Assertion
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.signer_policy import VoucherSignerPolicy
 from sztp_client.trust.sources import InformationKind, SourceKind
 
 if TYPE_CHECKING:
+    from sztp_client.model.conveyed import ConveyedInformation
+    from sztp_client.model.voucher import Voucher
     from sztp_client.trust import cms
     from sztp_client.trust.steps import Step
 
@@ -120,6 +121,8 @@ class VerifiedData(msgspec.Struct, frozen=True):
 
     @property
     def kind(self) -> InformationKind:
+        from sztp_client.model.conveyed import OnboardingInformation  # noqa: PLC0415 - with data
+
         if isinstance(self.conveyed_information, OnboardingInformation):
             return InformationKind.ONBOARDING
         return InformationKind.REDIRECT

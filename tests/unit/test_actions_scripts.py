@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sztp_client.actions import process, scripts
+from sztp_client.actions import CLEAN_PATH, process, scripts
 from sztp_client.actions.process import run_process
 from sztp_client.actions.scripts import ScriptPolicy, run_script
 from sztp_client.errors import ScriptError
@@ -245,7 +245,7 @@ def test_run_process_stops_reading_when_the_command_exits(tmp_path: Path) -> Non
     started = time.monotonic()
     outcome = run_process(
         ["/bin/sh", "-c", f"sleep 30 & echo $! > {pid_file}; echo done"],
-        env={"PATH": scripts.CLEAN_PATH},
+        env={"PATH": CLEAN_PATH},
         cwd=tmp_path,
         timeout=20,
     )
@@ -258,7 +258,7 @@ def test_run_process_stops_reading_when_the_command_exits(tmp_path: Path) -> Non
 
 @pytest.mark.subprocess
 def test_run_process_outcome_describe(tmp_path: Path) -> None:
-    env = {"PATH": scripts.CLEAN_PATH}
+    env = {"PATH": CLEAN_PATH}
     assert run_process(
         ["/bin/sh", "-c", "exit 7"], env=env, cwd=tmp_path, timeout=10
     ).describe() == ("exited with status 7")
@@ -292,7 +292,7 @@ def test_run_process_without_pidfd(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         raise OSError(38, "Function not implemented")
 
     monkeypatch.setattr(os, "pidfd_open", no_pidfd)
-    env = {"PATH": scripts.CLEAN_PATH}
+    env = {"PATH": CLEAN_PATH}
     done = run_process(
         ["/bin/sh", "-c", "echo a; exec 1>&- 2>&-; sleep 0.3; exit 4"],
         env=env,
