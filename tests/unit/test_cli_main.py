@@ -4,6 +4,7 @@ path's code and records (start-up, docs/architecture.md)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -216,3 +217,17 @@ def test_usage_errors_exit_64(argv: list[str], capsys: pytest.CaptureFixture[str
 def test_no_command_prints_help_and_exits_64(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 64
     assert "COMMAND" in capsys.readouterr().err
+
+
+def test_the_collector_runs_again_after_the_parser_is_built(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The collector is held off only while the sub-commands' modules are imported: after
+    main it runs again, whether the command line was good or a usage error."""
+    assert gc.isenabled()
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert gc.isenabled()
+    assert main(["bogus"]) == 64
+    assert gc.isenabled()
+    capsys.readouterr()
