@@ -57,12 +57,8 @@ def run_script(executor: Executor, action: m.RunScript) -> m.Event:
         )
     except ScriptError as exc:
         return m.StepFailed(action.step, exc)
-    if stage == "post" and executor.context.ldevid is not None:
-        try:  # the LDevID the script installed must certify the new key (before complete)
-            if executor.context.ldevid.check_certificate():
-                executor.recorder.info(f"LDevID installed at {executor.context.ldevid.cert_path}")
-        except LDevIDMismatchError as exc:
-            return m.StepFailed(action.step, exc)
+    if stage == "post" and (failed := _check_ldevid(executor, action.step)) is not None:
+        return failed
     return m.StepSucceeded(action.step, warning=result.warning, output=result.output)
 
 
@@ -71,12 +67,31 @@ def commit_configuration(executor: Executor, action: m.CommitConfiguration) -> m
     if info.configuration is None:
         raise InternalError("configuration step without a configuration")
     handling = info.configuration_handling or ConfigurationHandling.MERGE
+    ldevid = executor.context.ldevid
     try:
-        executor.context.applier.commit(info.configuration, handling)
+        executor.context.applier.commit(
+            info.configuration, handling, csr_rounds.script_environment(ldevid)
+        )
     except (ConfigApplyError, ConfigurationError) as exc:
         error = exc if isinstance(exc, ConfigApplyError) else ConfigApplyError(exc.message)
         return m.StepFailed(m.OnboardingStep.CONFIG, error)
-    return m.StepSucceeded(m.OnboardingStep.CONFIG)
+    failed = _check_ldevid(executor, m.OnboardingStep.CONFIG)
+    return failed or m.StepSucceeded(m.OnboardingStep.CONFIG)
+
+
+def _check_ldevid(executor: Executor, step: m.OnboardingStep) -> m.StepFailed | None:
+    """D23: an LDevID installed by now (by the device's commit command from the
+    configuration, or by the post-configuration script) must certify the new key; checked
+    after each of the two, so that it holds before bootstrap-complete whichever installs it."""
+    store = executor.context.ldevid
+    if store is None:
+        return None
+    try:
+        if store.check_certificate():
+            executor.recorder.info(f"LDevID installed at {store.cert_path}")
+    except LDevIDMismatchError as exc:
+        return m.StepFailed(step, exc)
+    return None
 
 
 def rollback_configuration(executor: Executor, action: m.RollbackConfiguration) -> None:

@@ -10,9 +10,13 @@ changed nothing that needs rolling back; ``rollback()`` without a commit to undo
     file (``{config}`` in an argument, else appended; also ``SZTP_CONFIG``) and the handling
     (``{handling}``, ``SZTP_CONFIG_HANDLING`` = ``merge`` or ``replace``): *merge* means "merge
     into the running configuration", *replace* "make it the running configuration", in the
-    device's own terms.  The command must be atomic: exit status 0 means committed, anything
-    else means nothing was applied.  Rollback runs ``rollback_command``, which must restore
-    the configuration from before the commit (without one, rollback is an error).
+    device's own terms.  When the device asked for an LDevID (RFC 9646), the command is also
+    told where the new key is and where the certificate goes (``SZTP_LDEVID_KEY``,
+    ``SZTP_LDEVID_CERT``): a certificate conveyed inside the configuration is the command's to
+    install, and the client checks it against the key right after the commit.  The command
+    must be atomic: exit status 0 means committed, anything else means nothing was applied.
+    Rollback runs ``rollback_command``, which must restore the configuration from before the
+    commit (without one, rollback is an error).
 
 :class:`FileApplier` (``file``)
     The configuration is one file.  *replace*: the file's new content is exactly the
@@ -36,7 +40,7 @@ import os
 import shlex
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -66,8 +70,15 @@ class Applier(Protocol):
     @property
     def name(self) -> str: ...
 
-    def commit(self, configuration: bytes, handling: ConfigurationHandling) -> None:
-        """Apply ``configuration`` atomically; raise :class:`ConfigApplyError` on failure."""
+    def commit(
+        self,
+        configuration: bytes,
+        handling: ConfigurationHandling,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        """Apply ``configuration`` atomically; raise :class:`ConfigApplyError` on failure.
+        ``environment`` is what the device's own commands are told besides the configuration
+        (the LDevID's key and certificate paths when a certificate was requested)."""
         ...
 
     def rollback(self) -> None:
@@ -120,7 +131,12 @@ class CommandApplier:
             error=ConfigApplyError,
         )
 
-    def commit(self, configuration: bytes, handling: ConfigurationHandling) -> None:
+    def commit(
+        self,
+        configuration: bytes,
+        handling: ConfigurationHandling,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         handling = _as_handling(handling)
         try:
             self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -144,6 +160,7 @@ class CommandApplier:
                 a.replace("{config}", str(path)).replace("{handling}", handling.value) for a in argv
             ]
             env = {
+                **(environment or {}),
                 "PATH": CLEAN_PATH,
                 "SZTP_CONFIG": str(path),
                 "SZTP_CONFIG_HANDLING": handling.value,
@@ -273,7 +290,12 @@ class FileApplier:
             )
         return _dump_json(_merge(old, new))
 
-    def commit(self, configuration: bytes, handling: ConfigurationHandling) -> None:
+    def commit(
+        self,
+        configuration: bytes,
+        handling: ConfigurationHandling,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         handling = _as_handling(handling)
         current = self._read_current()
         content = self._new_content(current, configuration, replace=handling == "replace")
