@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,19 +70,27 @@ def _cert_file(device: Device) -> Path:
     return device.root / "var" / "lib" / "sztp" / "ldevid" / "cert.pem"
 
 
+def _served(
+    env: Env, ldevid: Callable[[x509.Certificate], x509.Certificate]
+) -> tuple[CSRPolicy, LabBootstrapServer]:
+    """A lab server asking for a CSR whose onboarding information carries, in its
+    configuration, ``ldevid(issued)`` as the "ldevid" member (PEM)."""
+
+    def onboarding(cert: x509.Certificate) -> bytes:
+        configuration = json.dumps({"hostname": "device", "ldevid": _pem(ldevid(cert))})
+        return env.unsigned(
+            onboarding_json(configuration=configuration.encode(), configuration_handling="replace")
+        )
+
+    policy = CSRPolicy(issuer=env.lab.pki.idevid_ca, onboarding=onboarding)
+    return policy, env.server(Response(csr=policy))
+
+
 def test_r131_d23_ldevid_in_the_configuration_installed_by_the_applier(env: Env) -> None:
     """R-131, D23: the commit command sees SZTP_LDEVID_CERT and installs the LDevID from the
     configuration; with no post-configuration script the client still checks it against the
     new key before bootstrap-complete."""
-
-    def onboarding(cert: x509.Certificate) -> bytes:
-        configuration = json.dumps({"hostname": "device", "ldevid": _pem(cert)}).encode()
-        return env.unsigned(
-            onboarding_json(configuration=configuration, configuration_handling="replace")
-        )
-
-    policy = CSRPolicy(issuer=env.lab.pki.idevid_ca, onboarding=onboarding)
-    server = env.server(Response(csr=policy))
+    policy, server = _served(env, lambda issued: issued)
     device = _device(env, server)
     result = device.run("run", "--once")
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
@@ -100,22 +109,14 @@ def test_r131_d23_ldevid_in_the_configuration_installed_by_the_applier(env: Env)
 def test_d23_ldevid_of_another_key_from_the_applier_fails_before_complete(env: Env) -> None:
     """D23: the applier installs a certificate that does not certify the new key (here the
     IDevID's): bootstrap-error, never bootstrap-complete, the device not bootstrapped."""
-
-    def onboarding(cert: x509.Certificate) -> bytes:
-        other = _pem(env.lab.idevid.cert)
-        configuration = json.dumps({"hostname": "device", "ldevid": other}).encode()
-        return env.unsigned(
-            onboarding_json(configuration=configuration, configuration_handling="replace")
-        )
-
-    policy = CSRPolicy(issuer=env.lab.pki.idevid_ca, onboarding=onboarding)
-    server = env.server(Response(csr=policy))
+    policy, server = _served(env, lambda issued: env.lab.idevid.cert)
     device = _device(env, server)
     result = device.run("run", "--once")
     assert result.returncode == EXIT_DATA, result.stdout + result.stderr
     reports = server.reports()
     assert "bootstrap-complete" not in reports
     assert "bootstrap-error" in reports
+    assert len(policy.received) == 1  # the request was made and answered; its key is not it
     status = device.status()
     assert status["bootstrapped"] is False
     assert status["last-error"]["type"] == "LDevIDMismatchError"
