@@ -21,6 +21,7 @@ from sztp_client import preflight
 from sztp_client.actions import image as image_actions
 from sztp_client.config import ClientConfig
 from sztp_client.context import DeviceContext, build_context
+from sztp_client.discovery.wiring import server_resolver
 from sztp_client.errors import SZTPError
 from sztp_client.executor import Executor
 from sztp_client.model.server_uri import ServerEndpoint
@@ -51,7 +52,7 @@ class Runner:
         uniform: Callable[[float, float], float] = random.uniform,
         context: DeviceContext | None = None,
         factory: ServerFactory | None = None,
-        resolver: Resolver = resolve,
+        resolver: Resolver | None = None,
         nonce: Callable[[], bytes] | None = None,
     ) -> None:
         self.config = config
@@ -66,7 +67,7 @@ class Runner:
             recorder,
             self.store,
             factory=factory or self._restconf,
-            resolver=resolver,
+            resolver=resolver if resolver is not None else server_resolver(config, resolve),
             nonce=nonce,
         )
         self.last_error: SZTPError | None = None

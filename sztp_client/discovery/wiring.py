@@ -14,7 +14,7 @@ deliver unsigned.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -23,6 +23,7 @@ from cryptography import x509
 from sztp_client.config import ClientConfig
 from sztp_client.discovery.sources import (
     CONFIGURED,
+    MDNS_SRV,
     TRUST_KIND,
     Builder,
     DiscoveryContext,
@@ -169,6 +170,20 @@ def discovery_context(config: ClientConfig, serial_number: str) -> DiscoveryCont
     )
 
 
+def server_resolver(
+    config: ClientConfig, fallback: Callable[[str, int], list[str]]
+) -> Callable[[str, int], list[str]]:
+    """The resolver of bootstrap-server host names for a run: with mdns-srv in
+    ``discovery.order``, names under ``local`` (what an mDNS SRV record names) are asked by
+    multicast DNS on the configured interfaces, since a device need not have an mDNS-aware
+    system resolver, and every other name by ``fallback``; without it, ``fallback`` itself."""
+    if MDNS_SRV not in config.discovery.order:
+        return fallback
+    from sztp_client.discovery.mdns_resolver import local_names_resolver  # noqa: PLC0415
+
+    return local_names_resolver(fallback, interfaces=config.discovery.interfaces or None)
+
+
 def build_sources(
     context: DiscoveryContext,
     configured: ConfiguredServers,
@@ -198,4 +213,5 @@ __all__ = [
     "describe",
     "discovery_context",
     "record",
+    "server_resolver",
 ]

@@ -228,11 +228,6 @@ def test_r104_device_bootstraps_from_signed_data_in_mdns_txt_records(
     assert responder[0].queries() == [f"mdns6 {MDNS_TXT_NAME} TXT"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run resolves a server's host name with getaddrinfo only: "
-    "discovery/mdns_resolver.py local_names_resolver is not used by the runner",
-)
 def test_r108_device_finds_the_lab_server_through_mdns_srv_and_bootstraps(
     env: Env, link: Link, tmp_path: Path, responder: list[Responder]
 ) -> None:

@@ -256,3 +256,25 @@ def test_only_the_modules_of_the_configured_kinds_are_imported(
     assert modules == loaded
     assert ("dns" in libraries.split(",")) == ("dns-srv" in order)
     assert "pyudev" not in libraries.split(",")
+
+
+def _order(*kinds: str) -> str:
+    return "[discovery]\norder = [" + ", ".join(f'"{kind}"' for kind in kinds) + "]\n"
+
+
+def test_r108_server_names_under_local_go_to_multicast_dns_with_mdns_srv() -> None:
+    """R-108: an mdns-srv server such as boot.local resolves by multicast DNS (the device need
+    not have an mDNS-aware system resolver); other names still go to the system resolver."""
+    asked: list[str] = []
+
+    def system(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["192.0.2.7"]
+
+    config = parse_config(_order("mdns-srv", "configured"), Path("/"))
+    resolver = wiring.server_resolver(config, system)
+    assert resolver is not system
+    assert resolver("bootstrap.example.com", 443) == ["192.0.2.7"]
+    assert asked == ["bootstrap.example.com"]
+    without = parse_config(_order("dns-srv", "configured"), Path("/"))
+    assert wiring.server_resolver(without, system) is system  # nothing loaded, nothing wrapped
