@@ -19,7 +19,7 @@ enabled, the envelope decryptor when an artifact arrives encrypted.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from sztp_client import preflight
 from sztp_client.actions import configuration as config_actions
 from sztp_client.actions import image as image_actions
 from sztp_client.actions import installers
+from sztp_client.certificate_files import load_certificates
 from sztp_client.config import ClientConfig, check_trust_configuration
 from sztp_client.discovery import wiring
 from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError
@@ -41,13 +42,12 @@ from sztp_client.protocol.image_policy import RunningSystem
 from sztp_client.protocol.session_events import Source
 from sztp_client.transport.http import Timeouts
 from sztp_client.transport.limits import TransportLimits
-from sztp_client.trust import armor
 from sztp_client.trust.clock import Clock
 from sztp_client.trust.identity import issuer_key_id, subject_serial_number
 from sztp_client.trust.signer_policy import VoucherSignerPolicy
 from sztp_client.trust.signer_policy import check_configuration as check_signer_configuration
 from sztp_client.trust.verifier import DeviceIdentity
-from sztp_client.units import KIB, MIB
+from sztp_client.units import KIB
 
 if TYPE_CHECKING:
     from sztp_client.actions.ldevid import LDevIDKeyStore
@@ -56,8 +56,6 @@ if TYPE_CHECKING:
     from sztp_client.trust.envelope.keys import RecipientKey
 
 MAX_PASSWORD_FILE = 4 * KIB
-#: the largest certificate file (PEM or DER) read
-MAX_CERTIFICATE_FILE = MIB
 
 
 class LazyDecryptor:
@@ -151,7 +149,7 @@ class DeviceContext(msgspec.Struct, frozen=True):
 def build_context(config: ClientConfig) -> DeviceContext:
     """The device context of ``config``; raises ConfigurationError (78) or
     PermissionDeniedError (77) for what can never work."""
-    servers = _well_known_servers(config)
+    servers = well_known_servers(config)
     # the back-end chosen and checked: files present, or the TPM key usable for TLS (75/78)
     identity = build_identity(config.identity)
     idevid_chain = identity.chain if identity is not None else ()
@@ -214,26 +212,6 @@ def _trusted_now() -> Clock:
     return Clock.trusted_at(dt.datetime.now(dt.UTC))
 
 
-def load_certificates(paths: Sequence[Path], key: str) -> tuple[x509.Certificate, ...]:
-    """The certificates of PEM files ``paths``; a file holding none is a configuration error."""
-    found: list[x509.Certificate] = []
-    for path in paths:
-        try:
-            data = read_bounded(path, MAX_CERTIFICATE_FILE, "the certificate file")
-        except FileTooLargeError as exc:
-            raise ConfigurationError(exc.message, key) from exc
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}", key) from exc
-        try:
-            certs = armor.load_certificates(data, str(path))
-        except DataError as exc:
-            raise ConfigurationError(exc.message, key) from exc
-        if not certs:
-            raise ConfigurationError(f"{path} holds no certificate", key)
-        found.extend(certs)
-    return tuple(found)
-
-
 def serial_number(configured: str | None, idevid: x509.Certificate | None) -> str:
     """The device's serial number: configured, or the IDevID's; both must agree."""
     from_cert = subject_serial_number(idevid) if idevid is not None else None
@@ -251,7 +229,8 @@ def serial_number(configured: str | None, idevid: x509.Certificate | None) -> st
     return serial
 
 
-def _well_known_servers(config: ClientConfig) -> list[ServerEndpoint]:
+def well_known_servers(config: ClientConfig) -> list[ServerEndpoint]:
+    """The servers of ``discovery.bootstrap-servers``; a bad URI names the key."""
     endpoints = []
     for uri in config.discovery.bootstrap_servers:
         try:
@@ -343,4 +322,4 @@ def _applier(config: ClientConfig) -> config_actions.Applier:
     )
 
 
-__all__ = ["DeviceContext", "build_context", "load_certificates", "serial_number"]
+__all__ = ["DeviceContext", "build_context", "serial_number", "well_known_servers"]

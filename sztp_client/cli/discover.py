@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sztp_client.certificate_files import load_certificates
 from sztp_client.cli.help import EXIT_CODES, HelpFormatter, paragraph
 from sztp_client.config import DEFAULT_CONFIG, ClientConfig, load_config
-from sztp_client.context import load_certificates, serial_number
+from sztp_client.context import serial_number, well_known_servers
 from sztp_client.discovery import sources, wiring
-from sztp_client.errors import EXIT_UNAVAILABLE, ConfigurationError, DataError, SZTPError
-from sztp_client.model.server_uri import parse_server_uri
+from sztp_client.errors import EXIT_UNAVAILABLE, SZTPError
 
 #: the version of the JSON document ``discover --json`` prints
 DISCOVER_VERSION = 1
@@ -93,12 +93,7 @@ def _sources(config: ClientConfig) -> list[wiring.KindSource]:
     if config.identity.certificate is not None:
         idevid = load_certificates([config.identity.certificate], "identity.certificate")[0]
     serial = serial_number(config.device.serial_number, idevid)
-    endpoints = []
-    for uri in config.discovery.bootstrap_servers:
-        try:
-            endpoints.append(parse_server_uri(uri))
-        except DataError as exc:
-            raise ConfigurationError(exc.message, "discovery.bootstrap-servers") from exc
+    endpoints = well_known_servers(config)
     anchors = load_certificates(
         config.trust.bootstrap_server_trust_anchors, "trust.bootstrap-server-trust-anchors"
     )

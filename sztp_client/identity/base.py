@@ -24,10 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 from cryptography import x509
 
-from sztp_client.errors import ConfigurationError, DataError, FileTooLargeError, SZTPError
-from sztp_client.files import read_bounded
-from sztp_client.limits import MIB
-from sztp_client.trust import armor
+from sztp_client.certificate_files import load_certificates, read_configured
+from sztp_client.errors import ConfigurationError, SZTPError
 from sztp_client.trust.identity import subject_serial_number
 
 if TYPE_CHECKING:
@@ -37,9 +35,6 @@ if TYPE_CHECKING:
     from sztp_client.identity.tpm import TPM
     from sztp_client.identity.tpm_key import TPMKey
     from sztp_client.trust.envelope.keys import RecipientKey, RsaPadding
-
-#: the largest certificate or key file read
-MAX_IDENTITY_FILE = MIB
 
 
 class Identity(Protocol):
@@ -83,25 +78,6 @@ class Identity(Protocol):
         ...
 
 
-def _read(path: Path, what: str, key: str) -> bytes:
-    try:
-        return read_bounded(path, MAX_IDENTITY_FILE, what)
-    except FileTooLargeError as exc:
-        raise ConfigurationError(exc.message, key) from exc
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}", key) from exc
-
-
-def _pem_chain(data: bytes, path: Path, key: str) -> tuple[x509.Certificate, ...]:
-    try:
-        certs = armor.load_certificates(data, str(path))
-    except DataError as exc:
-        raise ConfigurationError(exc.message, key) from exc
-    if not certs:
-        raise ConfigurationError(f"{path} holds no certificate", key)
-    return tuple(certs)
-
-
 class FileIdentity(msgspec.Struct, frozen=True):
     """The identity as files: ``certificate`` is a PEM file with the IDevID first, then its
     intermediates (all sent in the handshake); ``key`` the unencrypted PEM key of the IDevID."""
@@ -116,8 +92,7 @@ class FileIdentity(msgspec.Struct, frozen=True):
 
     @property
     def chain(self) -> tuple[x509.Certificate, ...]:
-        data = _read(self.certificate, "the certificate file", "identity.certificate")
-        return _pem_chain(data, self.certificate, "identity.certificate")
+        return load_certificates([self.certificate], "identity.certificate")
 
     @property
     def location(self) -> str:
@@ -150,8 +125,8 @@ class FileIdentity(msgspec.Struct, frozen=True):
             ) from exc
 
     def recipient_key(self) -> RecipientKey:
-        cert_pem = _read(self.certificate, "the certificate file", "identity.certificate")
-        key_pem = _read(self.key, "the key file", "identity.key")
+        cert_pem = read_configured(self.certificate, "the certificate file", "identity.certificate")
+        key_pem = read_configured(self.key, "the key file", "identity.key")
         from sztp_client.trust.envelope.keys import FileRecipientKey  # noqa: PLC0415
 
         return FileRecipientKey.from_pem(cert_pem, key_pem)
@@ -313,7 +288,6 @@ def _auto_files(files: FileIdentity | None, why: str) -> FileIdentity | None:
 
 
 __all__ = [
-    "MAX_IDENTITY_FILE",
     "FileIdentity",
     "Identity",
     "TPMIdentity",
