@@ -29,6 +29,14 @@ class LabTPMIdentities:
         return self.ecc if algorithm == "ec-p256" else self.rsa
 
 
+def require_tpm_stack() -> None:
+    """swtpm and tpm2-pytss, or a skip that names what is missing (a failure under CI=true)."""
+    from tests.conftest import require
+
+    require(swtpm_available(), "swtpm (Debian package swtpm)")
+    require(tpm2_pytss_available(), "tpm2-pytss (the test extra; Debian libtss2-dev to build)")
+
+
 def provision_lab_identities(tcti: str, pki: LabPKI, serial_number: str) -> LabTPMIdentities:
     """An ECC P-256 IDevID (certificate also in NV) and an RSA-2048 one, through the factory;
     the factory's TPM connection is closed again (swtpm serves one connection at a time)."""
@@ -57,6 +65,7 @@ __all__ = [
     "LabTPMIdentities",
     "SoftwareTPM",
     "provision_lab_identities",
+    "require_tpm_stack",
     "swtpm_available",
     "tpm2_pytss_available",
 ]

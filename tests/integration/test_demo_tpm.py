@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
-from tests.helpers.swtpm import swtpm_available, tpm2_pytss_available
+from tests.helpers.swtpm import require_tpm_stack
 
 pytestmark = pytest.mark.integration
 
@@ -24,8 +23,7 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 
 def test_demo_with_software_tpm_bootstraps(tmp_path: Path) -> None:
     """R-003, R-007: the demo's --tpm option: swtpm, factory IDevID, identity.backend tpm."""
-    require(swtpm_available(), "swtpm (Debian package swtpm)")
-    require(tpm2_pytss_available(), "tpm2-pytss (the test extra; Debian libtss2-dev to build)")
+    require_tpm_stack()
     keep = tmp_path / "demo"
     result = _run("-m", "sztp_lab.demo", "--tpm", "--keep", str(keep))
     assert result.returncode == 0, result.stdout + result.stderr

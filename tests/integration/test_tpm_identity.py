@@ -31,7 +31,6 @@ from sztp_lab.artifacts import SignedSet
 from sztp_lab.envelope import encrypt_artifact
 from sztp_lab.scenario import Device
 from sztp_lab.server import LabBootstrapServer, Response
-from tests.conftest import require
 from tests.e2e.conftest import SERIAL, Env
 from tests.e2e.conftest import env as env  # noqa: PLC0414 - the e2e fixtures, reused here
 from tests.e2e.conftest import lab as lab  # noqa: PLC0414
@@ -40,8 +39,7 @@ from tests.helpers.swtpm import (
     LabTPMIdentities,
     SoftwareTPM,
     provision_lab_identities,
-    swtpm_available,
-    tpm2_pytss_available,
+    require_tpm_stack,
 )
 from tests.helpers.tls_server import Reply, ScriptedServer, credentials, make_server_pki
 
@@ -53,8 +51,7 @@ NET = {"connect-timeout": 2, "read-timeout": 3}
 
 @pytest.fixture
 def swtpm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftwareTPM]:
-    require(swtpm_available(), "swtpm (Debian package swtpm)")
-    require(tpm2_pytss_available(), "tpm2-pytss (the test extra; Debian libtss2-dev to build)")
+    require_tpm_stack()
     with SoftwareTPM(tmp_path_factory.mktemp("swtpm")) as software_tpm:
         yield software_tpm
 

@@ -39,18 +39,13 @@ from tests.helpers.swtpm import (
     LabTPMIdentities,
     SoftwareTPM,
     provision_lab_identities,
-    swtpm_available,
+    require_tpm_stack,
     tpm2_pytss_available,
 )
 
 pytestmark = pytest.mark.integration
 SERIAL = "TPM-PRIM-0001"
 MESSAGE = b"signed inside the TPM"
-
-
-def _require_tpm_stack() -> None:
-    require(swtpm_available(), "swtpm (Debian package swtpm)")
-    require(tpm2_pytss_available(), "tpm2-pytss (the test extra; Debian libtss2-dev to build)")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +55,7 @@ def lab_pki() -> LabPKI:
 
 @pytest.fixture(scope="module")
 def swtpm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftwareTPM]:
-    _require_tpm_stack()
+    require_tpm_stack()
     with SoftwareTPM(tmp_path_factory.mktemp("swtpm")) as software_tpm:
         yield software_tpm
 
@@ -335,7 +330,7 @@ def test_factory_csr_is_signed_by_the_tpm(tpm: TPM) -> None:
 def test_connection_error_recreates_the_context(tmp_path: Path, lab_pki: LabPKI) -> None:
     """A TPM that goes away gives a typed, retryable error; once it is back the same TPM object
     works again (a new ESAPI context on the same TCTI)."""
-    _require_tpm_stack()
+    require_tpm_stack()
     with SoftwareTPM(tmp_path / "state") as software_tpm:
         provisioned = provision_lab_identities(software_tpm.tcti, lab_pki, "TPM-RESTART")
         public = provisioned.ecc.certificate.public_key()
@@ -365,7 +360,7 @@ def test_factory_leaves_no_transient_objects(tmp_path: Path, lab_pki: LabPKI) ->
     """Without a resource manager a TPM holds about three transient objects: provisioning
     again and again (replacing the key at its handle) works because each step flushes what it
     loaded, and nothing transient is left afterwards."""
-    _require_tpm_stack()
+    require_tpm_stack()
     import tpm2_pytss
 
     with SoftwareTPM(tmp_path / "state") as software_tpm:

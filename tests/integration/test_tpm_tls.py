@@ -30,15 +30,13 @@ from sztp_client.identity.tpm import TPM
 from sztp_client.identity.tpm_key import TPMKey
 from sztp_lab.pki import LabPKI, make_lab_pki
 from sztp_lab.tpm_factory import ProvisionedIdentity
-from tests.conftest import require
 from tests.helpers.swtpm import (
     ECC_HANDLE,
     RSA_HANDLE,
     LabTPMIdentities,
     SoftwareTPM,
     provision_lab_identities,
-    swtpm_available,
-    tpm2_pytss_available,
+    require_tpm_stack,
 )
 from tests.helpers.tls_server import (
     Reply,
@@ -53,11 +51,6 @@ SERIAL = "TPM-TLS-0001"
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 
 
-def _require_tpm_stack() -> None:
-    require(swtpm_available(), "swtpm (Debian package swtpm)")
-    require(tpm2_pytss_available(), "tpm2-pytss (the test extra; Debian libtss2-dev to build)")
-
-
 @pytest.fixture(scope="module")
 def lab_pki() -> LabPKI:
     return make_lab_pki()
@@ -70,7 +63,7 @@ def server_pki() -> ServerPKI:
 
 @pytest.fixture(scope="module")
 def swtpm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftwareTPM]:
-    _require_tpm_stack()
+    require_tpm_stack()
     with SoftwareTPM(tmp_path_factory.mktemp("swtpm")) as software_tpm:
         yield software_tpm
 
@@ -218,7 +211,7 @@ def test_with_swtpm_stopped_the_handshake_fails_while_a_file_identity_works(
     tmp_path: Path, server_pki: ServerPKI, lab_pki: LabPKI
 ) -> None:
     """R-007: the TLS signature needs the TPM; no copy of the key exists in the process."""
-    _require_tpm_stack()
+    require_tpm_stack()
     file_identity = lab_pki.idevid("FILE-IDENTITY")
     with SoftwareTPM(tmp_path / "state") as software_tpm:
         provisioned = provision_lab_identities(software_tpm.tcti, lab_pki, "TPM-STOPPED")
